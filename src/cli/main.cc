@@ -1,0 +1,68 @@
+// The longlink binary: parses the command line, starts the shards, and waits
+// for SIGTERM/SIGINT (stop accepting, close sessions with 1001, exit 0).
+// SIGHUP is accepted for log rotation: logs go to stderr, so there is
+// nothing to reopen and it is only noted.
+#include <signal.h>
+#include <uv.h>
+
+#include <cstdio>
+
+#include "base/log.h"
+#include "cli/flags.h"
+#include "server/server.h"
+
+namespace {
+
+struct Signals {
+  longlink::server::Server* server;
+  uv_signal_t term, intr, hup;
+  bool stopping = false;
+};
+
+void OnSignal(uv_signal_t* h, int signum) {
+  auto* s = static_cast<Signals*>(h->data);
+  if (signum == SIGHUP) {
+    LL_INFO("SIGHUP: logs go to stderr, nothing to reopen");
+    return;
+  }
+  if (s->stopping) return;
+  s->stopping = true;
+  LL_INFO("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  s->server->Stop();
+  uv_close(reinterpret_cast<uv_handle_t*>(&s->term), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&s->intr), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&s->hup), nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  longlink::server::Config cfg;
+  auto outcome = longlink::cli::ParseFlags(argc, argv, &cfg);
+  if (outcome.exit_now) return outcome.code;
+  ::signal(SIGPIPE, SIG_IGN);
+
+  uv_loop_t* loop = uv_default_loop();
+  Signals sig;
+  longlink::server::Server server(cfg);
+  sig.server = &server;
+  for (uv_signal_t* h : {&sig.term, &sig.intr, &sig.hup}) {
+    uv_signal_init(loop, h);
+    h->data = &sig;
+  }
+  // Signal handlers first, so a SIGTERM right after start is not fatal.
+  uv_signal_start(&sig.term, OnSignal, SIGTERM);
+  uv_signal_start(&sig.intr, OnSignal, SIGINT);
+  uv_signal_start(&sig.hup, OnSignal, SIGHUP);
+
+  longlink::Status st = server.Start();
+  if (!st.ok()) {
+    std::fprintf(stderr, "longlink: %s\n", st.message().c_str());
+    return 1;
+  }
+  uv_run(loop, UV_RUN_DEFAULT);
+  server.Wait();
+  uv_loop_close(loop);
+  LL_INFO("stopped");
+  return 0;
+}

@@ -1,0 +1,448 @@
+#include "net/shard.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/assert.h"
+#include "base/log.h"
+
+namespace longlink::net {
+
+namespace {
+
+enum : int { kMsgStop = -1 };
+constexpr int kMaxIov = 64;
+constexpr int kAcceptBatch = 128;
+
+inline Connection* FromPoll(uv_poll_t* h) {
+  return reinterpret_cast<Connection*>(reinterpret_cast<char*>(h) - offsetof(Connection, poll));
+}
+
+}  // namespace
+
+Shard::Shard(int id, const ShardOptions& opts) : id_(id), opts_(opts) {
+  LL_CHECK(uv_loop_init(&loop_) == 0);
+  loop_.data = this;
+  read_buf_ = static_cast<uint8_t*>(std::malloc(opts_.read_buffer));
+  cork_buf_ = static_cast<uint8_t*>(std::malloc(opts_.cork_buffer));
+  LL_CHECK(read_buf_ && cork_buf_);
+  LL_CHECK(mailbox_.Init(&loop_, &Shard::OnMailbox, this) == 0);
+}
+
+Shard::~Shard() {
+  if (thread_.joinable()) thread_.join();
+  std::free(read_buf_);
+  std::free(cork_buf_);
+}
+
+void Shard::Start(ShardHandler* handler, int listen_fd) {
+  handler_ = handler;
+  thread_ = std::thread([this, listen_fd] { Run(listen_fd); });
+}
+
+void Shard::Stop() {
+  auto* m = new ShardMsg();
+  m->kind = kMsgStop;
+  Post(m);
+}
+
+void Shard::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Shard::Run(int listen_fd) {
+  start_ms_ = uv_now(&loop_);
+  uv_prepare_init(&loop_, &prepare_);
+  prepare_.data = this;
+  uv_prepare_start(&prepare_, &Shard::OnPrepare);
+  uv_timer_init(&loop_, &tick_timer_);
+  tick_timer_.data = this;
+  uv_timer_start(&tick_timer_, &Shard::OnTimer, opts_.tick_ms, opts_.tick_ms);
+  uv_timer_init(&loop_, &accept_timer_);
+  accept_timer_.data = this;
+  StartListening(listen_fd);
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+
+  // Every handle is closed by BeginStop/Tick; run until the loop can close.
+  while (uv_loop_close(&loop_) == UV_EBUSY) uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+void Shard::StartListening(int listen_fd) {
+  listen_fd_ = listen_fd;
+  if (listen_fd_ < 0) return;
+  LL_CHECK(uv_poll_init(&loop_, &listen_poll_, listen_fd_) == 0);
+  listen_poll_.data = nullptr;  // not a connection (see ForEach)
+  uv_poll_start(&listen_poll_, UV_READABLE, &Shard::OnListenPoll);
+  listening_.store(true, std::memory_order_release);
+}
+
+void Shard::StopListening() {
+  if (listen_fd_ < 0) return;
+  listening_.store(false, std::memory_order_release);
+  uv_poll_stop(&listen_poll_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&listen_poll_), nullptr);
+  ::close(listen_fd_);
+  listen_fd_ = -1;
+  uv_timer_stop(&accept_timer_);
+}
+
+void Shard::OnListenPoll(uv_poll_t* h, int status, int) {
+  auto* self = static_cast<Shard*>(h->loop->data);
+  if (status < 0) {
+    LL_WARN("shard %d: listen poll error: %s", self->id_, uv_strerror(status));
+    return;
+  }
+  self->Accept();
+}
+
+void Shard::OnAcceptResume(uv_timer_t* h) {
+  auto* self = static_cast<Shard*>(h->data);
+  if (self->listen_fd_ >= 0) uv_poll_start(&self->listen_poll_, UV_READABLE, &Shard::OnListenPoll);
+}
+
+void Shard::Accept() {
+  for (int i = 0; i < kAcceptBatch; i++) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: stop accepting for a moment instead of spinning
+        // on a listen socket that stays readable.
+        LL_WARN("shard %d: accept: %s; pausing accepts for 100 ms", id_, std::strerror(errno));
+        uv_poll_stop(&listen_poll_);
+        uv_timer_start(&accept_timer_, &Shard::OnAcceptResume, 100, 0);
+      }
+      return;  // EAGAIN, ECONNABORTED, ...
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    Connection* c = handler_->NewConnection();
+    if (c == nullptr) {
+      ::close(fd);
+      continue;
+    }
+    if (uv_poll_init(&loop_, &c->poll, fd) != 0) {
+      ::close(fd);
+      handler_->OnClosed(c);
+      continue;
+    }
+    c->poll.data = this;
+    c->last_rx_ms = now_ms();
+    c->flags = Connection::kPollRead;
+    uv_poll_start(&c->poll, UV_READABLE, &Shard::OnConnPoll);
+    conn_count_++;
+    metrics_.connections.Add();
+    metrics_.connections_accepted_total.Add();
+  }
+}
+
+void Shard::OnConnPoll(uv_poll_t* h, int status, int events) {
+  static_cast<Shard*>(h->data)->OnPollEvent(FromPoll(h), status, events);
+}
+
+void Shard::OnPollEvent(Connection* c, int status, int events) {
+  if (c->closed()) return;
+  if (status < 0) {
+    // EBADF and the like: nothing more will come from this socket.
+    if (c->flags & Connection::kLingering) {
+      CloseNow(c);
+    } else {
+      handler_->OnEof(c);
+    }
+    return;
+  }
+  if (events & UV_WRITABLE) Flush(c);
+  if ((events & (UV_READABLE | UV_DISCONNECT)) && !c->closed()) Read(c);
+}
+
+void Shard::Read(Connection* c) {
+  // Up to four reads per wake-up when the buffer fills, then let others run.
+  for (int round = 0; round < 4; round++) {
+    ssize_t n = ::read(c->fd(), read_buf_, opts_.read_buffer);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      n = 0;  // ECONNRESET etc.: handled as EOF
+    }
+    if (n == 0) {
+      if (c->flags & Connection::kLingering) {
+        CloseNow(c);
+      } else {
+        handler_->OnEof(c);
+      }
+      return;
+    }
+    metrics_.bytes_in_total.Add(uint64_t(n));
+    if (c->flags & Connection::kLingering) continue;  // discard
+    c->last_rx_ms = now_ms();
+    corked_ = c;
+    handler_->OnData(c, read_buf_, size_t(n));
+    Uncork();
+    if (c->closed() || (c->flags & Connection::kReadPaused)) return;
+    if (size_t(n) < opts_.read_buffer) return;
+  }
+}
+
+void Shard::Send(Connection* c, const iovec* iov, int n) {
+  if (c->closed() || (c->flags & (Connection::kShutdownPending | Connection::kLingering))) return;
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += iov[i].iov_len;
+  if (c->out != nullptr && !c->out->empty()) {
+    for (int i = 0; i < n; i++) c->out->Append(static_cast<const uint8_t*>(iov[i].iov_base), iov[i].iov_len);
+    metrics_.outbuf_bytes.Add(total);
+    return;
+  }
+  if (corked_ == c) {
+    if (cork_len_ + total <= opts_.cork_buffer) {
+      for (int i = 0; i < n; i++) {
+        std::memcpy(cork_buf_ + cork_len_, iov[i].iov_base, iov[i].iov_len);
+        cork_len_ += iov[i].iov_len;
+      }
+      return;
+    }
+    // Too big for the cork: write the cork and this together now.
+    iovec v[kMaxIov + 1];
+    int k = 0;
+    if (cork_len_ > 0) v[k++] = {cork_buf_, cork_len_};
+    for (int i = 0; i < n && k < kMaxIov; i++) v[k++] = iov[i];
+    size_t all = total + cork_len_;
+    cork_len_ = 0;
+    WriteNow(c, v, k, all);
+    return;
+  }
+  // Outside a read: queue, flush before the loop blocks.
+  if (c->out == nullptr) c->out = new OutQueue();
+  for (int i = 0; i < n; i++) c->out->Append(static_cast<const uint8_t*>(iov[i].iov_base), iov[i].iov_len);
+  metrics_.outbuf_bytes.Add(total);
+  MarkDirty(c);
+}
+
+// Writes iov now; whatever the socket does not take goes to c->out.
+// Returns false if the connection failed.
+bool Shard::WriteNow(Connection* c, const iovec* iov, int n, size_t total) {
+  ssize_t w;
+  do {
+    w = ::writev(c->fd(), iov, n);
+  } while (w < 0 && errno == EINTR);
+  if (w < 0) {
+    if (errno != EAGAIN) {
+      handler_->OnEof(c);
+      return false;
+    }
+    w = 0;
+  }
+  metrics_.bytes_out_total.Add(uint64_t(w));
+  if (size_t(w) == total) return true;
+  if (c->out == nullptr) c->out = new OutQueue();
+  size_t skip = size_t(w);
+  for (int i = 0; i < n; i++) {
+    if (skip >= iov[i].iov_len) {
+      skip -= iov[i].iov_len;
+      continue;
+    }
+    c->out->Append(static_cast<const uint8_t*>(iov[i].iov_base) + skip, iov[i].iov_len - skip);
+    skip = 0;
+  }
+  metrics_.outbuf_bytes.Add(total - size_t(w));
+  UpdatePoll(c);
+  return true;
+}
+
+void Shard::Uncork() {
+  Connection* c = corked_;
+  corked_ = nullptr;
+  if (cork_len_ == 0 || c == nullptr) {
+    cork_len_ = 0;
+    return;
+  }
+  size_t len = cork_len_;
+  cork_len_ = 0;
+  if (c->closed()) return;
+  LL_DCHECK(c->out == nullptr || c->out->empty());
+  iovec v{cork_buf_, len};
+  if (WriteNow(c, &v, 1, len) && (c->flags & Connection::kShutdownPending) &&
+      (c->out == nullptr || c->out->empty())) {
+    FinishClosing(c);
+  }
+}
+
+void Shard::Flush(Connection* c) {
+  if (c->closed()) return;
+  while (c->out != nullptr && !c->out->empty()) {
+    iovec v[kMaxIov];
+    int n = c->out->Fill(v, kMaxIov);
+    ssize_t w = ::writev(c->fd(), v, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      handler_->OnEof(c);
+      return;
+    }
+    c->out->Consume(size_t(w));
+    metrics_.outbuf_bytes.Sub(uint64_t(w));
+    metrics_.bytes_out_total.Add(uint64_t(w));
+  }
+  if (c->out != nullptr && c->out->empty()) {
+    delete c->out;
+    c->out = nullptr;
+  }
+  if (c->out == nullptr && (c->flags & Connection::kShutdownPending)) {
+    FinishClosing(c);
+    return;
+  }
+  UpdatePoll(c);
+}
+
+// Registers the events the connection needs now: readable unless paused,
+// writable while output is queued. Skips the epoll_ctl when nothing changes.
+void Shard::UpdatePoll(Connection* c) {
+  if (c->closed()) return;
+  uint16_t want = 0;
+  if (!(c->flags & Connection::kReadPaused)) want |= Connection::kPollRead;
+  if (c->out != nullptr && !c->out->empty()) want |= Connection::kWatchWritable;
+  uint16_t have = c->flags & (Connection::kPollRead | Connection::kWatchWritable);
+  if (want == have) return;
+  c->flags = uint16_t((c->flags & ~(Connection::kPollRead | Connection::kWatchWritable)) | want);
+  int ev = ((want & Connection::kPollRead) ? UV_READABLE : 0) |
+           ((want & Connection::kWatchWritable) ? UV_WRITABLE : 0);
+  if (ev == 0) {
+    uv_poll_stop(&c->poll);
+  } else {
+    uv_poll_start(&c->poll, ev, &Shard::OnConnPoll);
+  }
+}
+
+void Shard::PauseReading(Connection* c) {
+  c->flags |= Connection::kReadPaused;
+  UpdatePoll(c);
+}
+
+void Shard::ResumeReading(Connection* c) {
+  c->flags &= uint16_t(~Connection::kReadPaused);
+  UpdatePoll(c);
+}
+
+void Shard::MarkDirty(Connection* c) {
+  if (c->flags & Connection::kDirty) return;
+  c->flags |= Connection::kDirty;
+  dirty_.push_back(c);
+}
+
+void Shard::OnPrepare(uv_prepare_t* h) {
+  auto* self = static_cast<Shard*>(h->data);
+  // Flush may add nothing to dirty_ (it only writes), so one pass suffices.
+  for (size_t i = 0; i < self->dirty_.size(); i++) {
+    Connection* c = self->dirty_[i];
+    c->flags &= uint16_t(~Connection::kDirty);
+    if (!c->closed()) self->Flush(c);
+  }
+  self->dirty_.clear();
+  self->metrics_.mailbox_depth.Set(self->mailbox_.depth());
+}
+
+void Shard::CloseAfterFlush(Connection* c) {
+  if (c->closed() || (c->flags & (Connection::kShutdownPending | Connection::kLingering))) return;
+  c->flags |= Connection::kShutdownPending | Connection::kDraining;
+  // last_rx_ms now marks the start of the close; Tick enforces drain_ms.
+  c->last_rx_ms = now_ms();
+  if (corked_ == c) return;  // Uncork finishes it
+  if (c->out == nullptr || c->out->empty()) {
+    FinishClosing(c);
+  } else {
+    MarkDirty(c);
+  }
+}
+
+// The queued output is written: shut our side, linger for the peer's FIN.
+void Shard::FinishClosing(Connection* c) {
+  c->flags &= uint16_t(~Connection::kShutdownPending);
+  c->flags |= Connection::kLingering;
+  c->last_rx_ms = now_ms();
+  ::shutdown(c->fd(), SHUT_WR);
+  if (c->flags & Connection::kReadPaused) ResumeReading(c);
+  UpdatePoll(c);
+}
+
+void Shard::CloseNow(Connection* c) {
+  if (c->closed()) return;
+  c->flags |= Connection::kClosed;
+  if (c->out != nullptr) {
+    metrics_.outbuf_bytes.Sub(c->out->bytes());
+    delete c->out;
+    c->out = nullptr;
+  }
+  uv_poll_stop(&c->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->poll), &Shard::OnConnClosed);
+}
+
+void Shard::OnConnClosed(uv_handle_t* h) {
+  auto* self = static_cast<Shard*>(h->data);
+  Connection* c = FromPoll(reinterpret_cast<uv_poll_t*>(h));
+  ::close(c->fd());
+  self->conn_count_--;
+  self->metrics_.connections.Sub();
+  self->handler_->OnClosed(c);
+}
+
+void Shard::OnTimer(uv_timer_t* h) { static_cast<Shard*>(h->data)->Tick(); }
+
+void Shard::Tick() {
+  uint32_t now = now_ms();
+  // Deadlines: a connection whose last bytes the peer does not take
+  // (kShutdownPending) is dropped after drain_ms, one that lingers for the
+  // peer's FIN after linger_ms; on stop, everything after the grace period.
+  bool force = stopping_ && uv_now(&loop_) - stop_started_ms_ >= opts_.shutdown_grace_ms;
+  ForEach([&](Connection* c) {
+    uint32_t age = now - c->last_rx_ms;
+    if (force) {
+      CloseNow(c);
+    } else if (c->flags & Connection::kLingering) {
+      if (age >= opts_.linger_ms) CloseNow(c);
+    } else if (c->flags & Connection::kShutdownPending) {
+      if (age >= opts_.drain_ms) CloseNow(c);
+    } else {
+      handler_->OnTick(c, now);
+    }
+  });
+  if (stopping_ && conn_count_ == 0) {
+    // Everything is closed: close our own handles and let uv_run return.
+    uv_timer_stop(&tick_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&accept_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+    mailbox_.Close();
+  }
+}
+
+void Shard::OnMailbox(ShardMsg* items, void* arg) {
+  auto* self = static_cast<Shard*>(arg);
+  while (items != nullptr) {
+    ShardMsg* next = items->mailbox_next;
+    if (items->kind == kMsgStop) {
+      delete items;
+      self->BeginStop();
+    } else {
+      self->handler_->OnMessage(items);
+    }
+    items = next;
+  }
+}
+
+void Shard::BeginStop() {
+  if (stopping_) return;
+  stopping_ = true;
+  stop_started_ms_ = uv_now(&loop_);
+  StopListening();
+  handler_->OnShutdown();
+  // Tick closes what remains after the grace period and then our handles;
+  // tick faster meanwhile so the exit is prompt.
+  uv_timer_start(&tick_timer_, &Shard::OnTimer, 50, 50);
+}
+
+}  // namespace longlink::net

@@ -1,0 +1,180 @@
+// Shard: one thread running one uv_loop_t, its own listening socket, the
+// connections it accepted, and a mailbox (DESIGN.md, "Threads and shards").
+//
+// I/O model. Sockets are watched with uv_poll_t and the shard calls read(2)
+// and writev(2) itself. Every read lands in the shard's one read buffer and
+// is handed to the protocol layer in place. While the protocol layer handles
+// a read, the connection is "corked": what it sends is gathered in the
+// shard's cork buffer and written with one write(2) when the read is done
+// (uWebSockets' cork), so a read of many pipelined frames costs one write.
+// Output produced outside a read (timers, mailbox deliveries) is queued and
+// flushed once per loop turn from a uv_prepare_t, before the loop blocks.
+// Only what the socket does not take is copied into the connection's
+// OutQueue, and POLLOUT is watched until it drains.
+//
+// Thread contract: everything here runs on the shard's thread except
+// Post(), Start(), Join() and the read-only accessors marked as such.
+#pragma once
+
+#include <sys/uio.h>
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "net/connection.h"
+#include "net/mailbox.h"
+#include "ops/metrics.h"
+
+namespace longlink::net {
+
+// A message between shards. Protocol layers derive their own kinds.
+struct ShardMsg {
+  ShardMsg* mailbox_next = nullptr;
+  int kind = 0;
+  virtual ~ShardMsg() = default;
+};
+
+class Shard;
+
+// What a shard asks of the protocol layer. One instance per shard.
+class ShardHandler {
+ public:
+  virtual ~ShardHandler() = default;
+  // A connection was accepted: return a new object (derived from Connection,
+  // not yet initialised as a handle) or null to refuse it.
+  virtual Connection* NewConnection() = 0;
+  // Bytes arrived, in the shard's read buffer (valid during the call only,
+  // writable). The connection is corked.
+  virtual void OnData(Connection* c, uint8_t* data, size_t len) = 0;
+  // The peer closed its side, or the socket failed. The handler closes.
+  virtual void OnEof(Connection* c) = 0;
+  // Called every tick for connections that are not closing.
+  virtual void OnTick(Connection* c, uint32_t now_ms) = 0;
+  // The handle is closed; free the object.
+  virtual void OnClosed(Connection* c) = 0;
+  virtual void OnMessage(ShardMsg* msg) = 0;  // takes ownership
+  // The shard stops: close every connection gracefully (Shard::ForEach).
+  virtual void OnShutdown() = 0;
+};
+
+struct ShardOptions {
+  size_t read_buffer = 256 * 1024;
+  size_t cork_buffer = 64 * 1024;
+  uint32_t tick_ms = 250;
+  uint32_t linger_ms = 2000;       // wait for the peer's FIN after shutting our side
+  uint32_t drain_ms = 10000;       // give up writing a closing connection's last bytes
+  uint32_t shutdown_grace_ms = 2000;  // on stop, then force-close what remains
+};
+
+class Shard {
+ public:
+  Shard(int id, const ShardOptions& opts);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  // Starts the thread, which runs until Stop() completes. Any thread.
+  void Start(ShardHandler* handler, int listen_fd);
+  // Asks the shard to stop (posted to its mailbox). Any thread.
+  void Stop();
+  void Join();
+  // Any thread: posts a message to this shard; the handler's OnMessage runs
+  // on the shard's thread.
+  void Post(ShardMsg* msg) { mailbox_.Post(msg); }
+
+  int id() const { return id_; }                   // any thread
+  bool listening() const { return listening_.load(std::memory_order_acquire); }  // any thread
+  ops::ShardMetrics& metrics() { return metrics_; }  // writes: shard thread only
+  uv_loop_t* loop() { return &loop_; }
+  uint32_t now_ms() const { return uint32_t(uv_now(&loop_) - start_ms_); }
+
+  // Output. Send copies nothing it can write right away.
+  void Send(Connection* c, const iovec* iov, int n);
+  void Send(Connection* c, const void* data, size_t len) {
+    iovec v{const_cast<void*>(data), len};
+    Send(c, &v, 1);
+  }
+  // Stops accepting output, writes what is queued (for at most drain_ms),
+  // then shuts the write side and reads until the peer closes or linger_ms
+  // passes (a lingering close: a peer that is still sending gets our last
+  // bytes, such as a close frame, instead of a reset).
+  void CloseAfterFlush(Connection* c);
+  void CloseNow(Connection* c);
+  void PauseReading(Connection* c);
+  void ResumeReading(Connection* c);
+  // Calls f(c) for every open connection.
+  template <typename F>
+  void ForEach(F&& f);
+  size_t connection_count() const { return conn_count_; }
+
+ private:
+  void Run(int listen_fd);
+  void StartListening(int listen_fd);
+  void StopListening();
+  void Accept();
+  void OnPollEvent(Connection* c, int status, int events);
+  void Read(Connection* c);
+  void Uncork();
+  bool WriteNow(Connection* c, const iovec* iov, int n, size_t total);
+  void Flush(Connection* c);
+  void UpdatePoll(Connection* c);
+  void MarkDirty(Connection* c);
+  void FinishClosing(Connection* c);
+  void Tick();
+  void BeginStop();
+
+  static void OnListenPoll(uv_poll_t* h, int status, int events);
+  static void OnConnPoll(uv_poll_t* h, int status, int events);
+  static void OnConnClosed(uv_handle_t* h);
+  static void OnPrepare(uv_prepare_t* h);
+  static void OnTimer(uv_timer_t* h);
+  static void OnAcceptResume(uv_timer_t* h);
+  static void OnMailbox(ShardMsg* items, void* arg);
+
+  const int id_;
+  const ShardOptions opts_;
+  ShardHandler* handler_ = nullptr;
+  uv_loop_t loop_;
+  uint64_t start_ms_ = 0;
+  uv_poll_t listen_poll_;
+  int listen_fd_ = -1;
+  uv_prepare_t prepare_;
+  uv_timer_t tick_timer_;
+  uv_timer_t accept_timer_;   // resumes accepting after EMFILE
+  Mailbox<ShardMsg> mailbox_;
+  std::thread thread_;
+  std::atomic<bool> listening_{false};
+  bool stopping_ = false;
+  uint64_t stop_started_ms_ = 0;
+
+  uint8_t* read_buf_ = nullptr;
+  uint8_t* cork_buf_ = nullptr;
+  size_t cork_len_ = 0;
+  Connection* corked_ = nullptr;
+  std::vector<Connection*> dirty_;
+  size_t conn_count_ = 0;
+  ops::ShardMetrics metrics_;
+};
+
+template <typename F>
+void Shard::ForEach(F&& f) {
+  struct Ctx {
+    F* f;
+    Shard* self;
+  } ctx{&f, this};
+  uv_walk(
+      &loop_,
+      [](uv_handle_t* h, void* arg) {
+        auto* x = static_cast<Ctx*>(arg);
+        if (h->type != UV_POLL || uv_is_closing(h) || h->data != x->self) return;
+        auto* c = reinterpret_cast<Connection*>(reinterpret_cast<char*>(h) -
+                                                offsetof(Connection, poll));
+        if (!c->closed()) (*x->f)(c);
+      },
+      &ctx);
+}
+
+}  // namespace longlink::net

@@ -1,0 +1,46 @@
+#include "ops/metrics.h"
+
+#include <cstdio>
+
+namespace longlink::ops {
+
+void Histogram::Observe(uint64_t micros) {
+  int i = micros <= 1 ? 0 : 64 - __builtin_clzll(micros - 1);
+  if (i > kBuckets) i = kBuckets;
+  b_[i].Add();
+  count_.Add();
+  sum_.Add(micros);
+}
+
+namespace {
+
+void AppendFamily(std::string* out, const char* name, const char* kind, const char* help,
+                  const std::vector<const ShardMetrics*>& shards,
+                  const Counter ShardMetrics::*field) {
+  char line[256];
+  std::snprintf(line, sizeof(line), "# HELP longlink_%s %s.\n# TYPE longlink_%s %s\n", name,
+                help, name, kind);
+  out->append(line);
+  for (size_t i = 0; i < shards.size(); i++) {
+    std::snprintf(line, sizeof(line), "longlink_%s{shard=\"%zu\"} %llu\n", name, i,
+                  static_cast<unsigned long long>((shards[i]->*field).Get()));
+    out->append(line);
+  }
+}
+
+}  // namespace
+
+void RenderPrometheus(const std::vector<const ShardMetrics*>& shards, std::string* out) {
+#define LL_RENDER(name, kind, help) \
+  AppendFamily(out, #name, #kind, help, shards, &ShardMetrics::name);
+  LL_SHARD_COUNTERS(LL_RENDER)
+#undef LL_RENDER
+  char line[160];
+  std::snprintf(line, sizeof(line),
+                "# HELP longlink_shards Event-loop shards.\n# TYPE longlink_shards gauge\n"
+                "longlink_shards %zu\n",
+                shards.size());
+  out->append(line);
+}
+
+}  // namespace longlink::ops

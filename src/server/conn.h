@@ -1,0 +1,43 @@
+// Conn: one client connection as the protocol layer sees it. It starts as an
+// HTTP connection (a heap HttpState with the request parser) and may become a
+// WebSocket (a ws::Receiver in place of the pointer). An idle WebSocket is
+// this object alone: 224 bytes, the transport's 176 plus the receiver's 48.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "net/connection.h"
+#include "http/request_parser.h"
+#include "ws/receiver.h"
+
+namespace longlink::server {
+
+enum ConnKind : uint8_t { kHttp = 0, kEcho = 1 };
+
+// Conn::user_flags bits for WebSockets.
+enum WsFlags : uint8_t {
+  kPingSent = 1 << 0,   // a heartbeat ping is out, nothing received since
+  kCloseSent = 1 << 1,  // our close frame is queued; send nothing more
+};
+
+struct HttpState {
+  explicit HttpState(const http::ParseLimits& limits) : parser(limits) {}
+  http::RequestParser parser;
+  uint32_t request_started_ms = 0;
+  bool timing = false;  // a request has begun and is not complete
+};
+
+struct Conn : net::Connection {
+  Conn() : http(nullptr) {}
+  ~Conn() {}
+  bool is_ws() const { return kind != kHttp; }
+  union {
+    HttpState* http;   // kind == kHttp
+    ws::Receiver rx;   // kind != kHttp
+  };
+};
+
+static_assert(sizeof(Conn) <= 224, "an idle WebSocket must stay within 224 bytes");
+
+}  // namespace longlink::server

@@ -1,0 +1,210 @@
+// The HTTP half of Session: requests parsed one at a time (pipelining keeps
+// its order because responses are written in turn, gathered by the shard's
+// cork into one write per read), the endpoints of PROTOCOL.md section 1, the
+// WebSocket upgrade, and the slow-request timeout.
+#include <string>
+
+#include "base/log.h"
+#include "net/shard.h"
+#include "ops/metrics.h"
+#include "http/response.h"
+#include "http/upgrade.h"
+#include "server/server.h"
+#include "server/session.h"
+
+namespace longlink::server {
+
+namespace {
+
+enum Route : int { kRouteHealthz, kRouteReadyz, kRouteMetrics, kRouteEcho };
+
+}  // namespace
+
+Session::Session(Server* server, net::Shard* shard)
+    : server_(server), shard_(shard), cfg_(server->config()) {
+  limits_.max_header_bytes = cfg_.max_header;
+  limits_.max_body = cfg_.max_message;
+  router_.Add(http::Method::kGet, "/healthz", kRouteHealthz);
+  router_.Add(http::Method::kGet, "/readyz", kRouteReadyz);
+  router_.Add(http::Method::kGet, "/metrics", kRouteMetrics);
+  if (cfg_.echo) router_.Add(http::Method::kGet, "/echo", kRouteEcho);
+}
+
+net::Connection* Session::NewConnection() {
+  auto* c = new Conn();
+  c->kind = kHttp;
+  c->http = new HttpState(limits_);
+  return c;
+}
+
+void Session::OnData(net::Connection* nc, uint8_t* data, size_t len) {
+  auto* c = static_cast<Conn*>(nc);
+  if (c->draining()) return;  // closing: input is discarded
+  if (c->is_ws()) {
+    OnWsData(c, data, len);
+  } else {
+    OnHttpData(c, data, len);
+  }
+}
+
+void Session::OnHttpData(Conn* c, uint8_t* data, size_t len) {
+  size_t off = 0;
+  while (off < len && !c->draining()) {
+    HttpState* st = c->http;
+    size_t used = 0;
+    auto state = st->parser.Feed(reinterpret_cast<const char*>(data) + off, len - off, &used);
+    off += used;
+    if (state == http::RequestParser::State::kNeedMore) {
+      if (!st->timing && st->parser.in_progress()) {
+        st->timing = true;
+        st->request_started_ms = shard_->now_ms();
+      }
+      return;
+    }
+    if (state == http::RequestParser::State::kError) {
+      int status = st->parser.error_status();
+      HttpError(c, status, status == 413 ? "too_large" : "bad_request", st->parser.error_reason(),
+                true);
+      return;
+    }
+    st->timing = false;
+    shard_->metrics().http_requests_total.Add();
+    bool upgraded = false;
+    bool go_on = HandleRequest(c, st->parser.request(), &upgraded);
+    if (upgraded) {
+      // What follows the upgrade request is already WebSocket data.
+      if (off < len) OnWsData(c, data + off, len - off);
+      return;
+    }
+    if (!go_on) return;
+    st->parser.Next();
+  }
+}
+
+void Session::Respond(Conn* c, const http::Request& req, int status, std::string_view type,
+                      std::string_view body) {
+  scratch_.clear();
+  http::AppendResponse(&scratch_, status, type, body, req.keep_alive, {},
+                       req.method == http::Method::kHead);
+  shard_->Send(c, scratch_.data(), scratch_.size());
+  if (status >= 400) shard_->metrics().http_errors_total.Add();
+}
+
+void Session::HttpError(Conn* c, int status, const char* code, const char* msg, bool close,
+                        std::string_view extra_headers) {
+  scratch_.clear();
+  http::AppendJsonError(&scratch_, status, code, msg, !close, extra_headers);
+  shard_->Send(c, scratch_.data(), scratch_.size());
+  shard_->metrics().http_errors_total.Add();
+  if (close) shard_->CloseAfterFlush(c);
+}
+
+bool Session::HandleRequest(Conn* c, const http::Request& req, bool* upgraded) {
+  http::Router::Match m = router_.Find(req.method, req.path);
+  bool close = !req.keep_alive;
+  if (m.id == http::Router::kNotFound) {
+    HttpError(c, 404, "not_found", "no such path", close);
+    return !close;
+  }
+  if (m.id == http::Router::kMethodNotAllowed) {
+    std::string allow = "Allow: " + m.allow + "\r\n";
+    HttpError(c, 405, "bad_request", "method not allowed", close, allow);
+    return !close;
+  }
+  switch (m.id) {
+    case kRouteHealthz:
+      Respond(c, req, 200, "text/plain", "ok\n");
+      break;
+    case kRouteReadyz:
+      if (server_->ready()) {
+        Respond(c, req, 200, "text/plain", "ready\n");
+      } else {
+        Respond(c, req, 503, "text/plain", "not ready\n");
+      }
+      break;
+    case kRouteMetrics: {
+      std::string body;
+      ops::RenderPrometheus(server_->metrics(), &body);
+      Respond(c, req, 200, "text/plain; version=0.0.4", body);
+      break;
+    }
+    case kRouteEcho:
+      *upgraded = Upgrade(c, req, kEcho);
+      return false;
+  }
+  if (close) shard_->CloseAfterFlush(c);
+  return !close;
+}
+
+bool Session::Upgrade(Conn* c, const http::Request& req, ConnKind kind) {
+  http::UpgradeResult r = http::AcceptUpgrade(req, kind == kEcho ? "" : "longlink.v1");
+  if (r.status != 101) {
+    shard_->Send(c, r.response.data(), r.response.size());
+    shard_->metrics().http_errors_total.Add();
+    shard_->CloseAfterFlush(c);
+    return false;
+  }
+  if (!server_->TryAddSocket()) {
+    shard_->metrics().overloaded_total.Add();
+    HttpError(c, 503, "overloaded", "too many connections", true);
+    return false;
+  }
+  shard_->Send(c, r.response.data(), r.response.size());
+  delete c->http;
+  new (&c->rx) ws::Receiver(ws::Role::kServer);
+  c->kind = kind;
+  c->user_flags = 0;
+  shard_->metrics().ws_upgrades_total.Add();
+  shard_->metrics().ws_connections.Add();
+  return true;
+}
+
+void Session::TickHttp(Conn* c, uint32_t now_ms) {
+  HttpState* st = c->http;
+  if (st->timing) {
+    if (now_ms - st->request_started_ms >= cfg_.request_timeout_s * 1000) {
+      shard_->metrics().request_timeouts_total.Add();
+      HttpError(c, 408, "bad_request", "request not completed in time", true);
+    }
+  } else if (now_ms - c->last_rx_ms >= cfg_.keepalive_timeout_s * 1000) {
+    shard_->CloseNow(c);
+  }
+}
+
+void Session::OnEof(net::Connection* c) { shard_->CloseNow(c); }
+
+void Session::OnTick(net::Connection* nc, uint32_t now_ms) {
+  auto* c = static_cast<Conn*>(nc);
+  if (c->is_ws()) {
+    TickWs(c, now_ms);
+  } else {
+    TickHttp(c, now_ms);
+  }
+}
+
+void Session::OnClosed(net::Connection* nc) {
+  auto* c = static_cast<Conn*>(nc);
+  if (c->is_ws()) {
+    c->rx.~Receiver();
+    server_->RemoveSocket();
+    shard_->metrics().ws_connections.Sub();
+  } else {
+    delete c->http;
+  }
+  delete c;
+}
+
+void Session::OnMessage(net::ShardMsg* msg) { delete msg; }
+
+void Session::OnShutdown() {
+  shard_->ForEach([&](net::Connection* nc) {
+    auto* c = static_cast<Conn*>(nc);
+    if (c->is_ws()) {
+      CloseWs(c, ws::close_code::kGoingAway, "server shutting down");
+    } else {
+      shard_->CloseAfterFlush(c);
+    }
+  });
+}
+
+}  // namespace longlink::server

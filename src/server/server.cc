@@ -1,0 +1,77 @@
+#include "server/server.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "base/log.h"
+#include "net/listener.h"
+#include "server/session.h"
+
+namespace longlink::server {
+
+Server::Server(const Config& cfg) : cfg_(cfg) {
+  if (cfg_.threads <= 0) {
+    unsigned n = std::thread::hardware_concurrency();
+    cfg_.threads = n == 0 ? 1 : int(n);
+  }
+}
+
+Server::~Server() { Wait(); }
+
+Status Server::Start() {
+  auto addr = net::ParseListenAddress(cfg_.listen);
+  if (!addr.ok()) return Status::Invalid("--listen: " + addr.status().message());
+  auto fds = net::OpenListeners(&addr.value(), cfg_.threads, 4096);
+  if (!fds.ok()) return fds.status();
+  port_ = addr->port;
+
+  net::ShardOptions opts;
+  // Tick often enough for the shortest timer we keep (heartbeat, request
+  // timeout) to be honoured within a quarter of it, at most once per second.
+  uint64_t shortest = std::min(cfg_.heartbeat_s, cfg_.request_timeout_s);
+  opts.tick_ms = uint32_t(std::clamp<uint64_t>(shortest * 1000 / 4, 50, 1000));
+  for (int i = 0; i < cfg_.threads; i++) {
+    shards_.push_back(std::make_unique<net::Shard>(i, opts));
+    sessions_.push_back(std::make_unique<Session>(this, shards_.back().get()));
+  }
+  for (int i = 0; i < cfg_.threads; i++) shards_[i]->Start(sessions_[i].get(), fds.value()[i]);
+  while (!ready()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  LL_INFO("listening on %s shards=%d version=%s", net::FormatAddress(*addr).c_str(), cfg_.threads,
+          LONGLINK_VERSION);
+  return Status::Ok();
+}
+
+void Server::Stop() {
+  for (auto& s : shards_) s->Stop();
+}
+
+void Server::Wait() {
+  for (auto& s : shards_) s->Join();
+}
+
+bool Server::ready() const {
+  for (auto& s : shards_) {
+    if (!s->listening()) return false;
+  }
+  return !shards_.empty();
+}
+
+std::vector<const ops::ShardMetrics*> Server::metrics() const {
+  std::vector<const ops::ShardMetrics*> v;
+  for (auto& s : shards_) v.push_back(&s->metrics());
+  return v;
+}
+
+bool Server::TryAddSocket() {
+  int64_t n = sockets_.fetch_add(1, std::memory_order_relaxed);
+  if (uint64_t(n) >= cfg_.max_conns) {
+    sockets_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+void Server::RemoveSocket() { sockets_.fetch_sub(1, std::memory_order_relaxed); }
+
+}  // namespace longlink::server
