@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace longlink::net {
 
@@ -48,8 +49,67 @@ class Mailbox {
   uint64_t depth() const;
 
  private:
+  template <typename U>
+  friend class Outbox;
+
   static void OnAsync(uv_async_t* handle);
-  // ... implementation members
+  // Any thread. Splices a chain of n items, linked newest to oldest through
+  // mailbox_next, onto the queue with one CAS and at most one wake-up.
+  void PostChain(T* newest, T* oldest, uint64_t n);
+
+  // Producer side: every Post writes this line. posted_ shares it with head_
+  // on purpose: a producer pulls the line in once for both the count and the
+  // CAS, so counting costs no extra cache-line transfer.
+  alignas(64) std::atomic<T*> head_{nullptr};  // newest first; null when empty
+  std::atomic<uint64_t> posted_{0};
+  // Shared with producers only on an empty->non-empty wake-up (libuv writes
+  // its pending flag from the posting thread).
+  alignas(64) uv_async_t async_;
+  // Consumer side: written by the owner thread only; cb_ and arg_ are set in
+  // Init, before any Post.
+  alignas(64) std::atomic<uint64_t> delivered_{0};
+  Callback cb_ = nullptr;
+  void* arg_ = nullptr;
+};
+
+// Outbox<T>: the outgoing side of one shard, so that a loop turn makes at most
+// one Post per destination mailbox however many items it sends there.
+//
+// Thread contract: owned by one thread (the sending shard) and not
+// thread-safe. Add() links the item locally; Flush() splices each
+// destination's chain into its mailbox with one CAS and at most one wake-up.
+// Call Flush() once per loop turn, e.g. from a uv_check_t (it runs right after
+// the turn's I/O callbacks). Items added and never flushed are never
+// delivered, so flush before the owner loop stops.
+template <typename T>
+class Outbox {
+ public:
+  // dests[i] is the mailbox of destination i; each must outlive the Outbox.
+  explicit Outbox(std::vector<Mailbox<T>*> dests);
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+  ~Outbox();
+
+  // Queues `item` for destination `dest` (< the number of mailboxes). Never
+  // allocates. Items for one destination arrive in the order added.
+  void Add(size_t dest, T* item);
+  // Posts every non-empty chain. Returns the number of mailboxes posted to.
+  size_t Flush();
+
+  // Items added since the last Flush.
+  size_t pending() const { return pending_; }
+
+ private:
+  struct Chain {
+    T* newest = nullptr;
+    T* oldest = nullptr;
+    uint64_t n = 0;
+  };
+
+  std::vector<Mailbox<T>*> dests_;
+  std::vector<Chain> chains_;     // parallel to dests_
+  std::vector<uint32_t> dirty_;   // destinations with n > 0; capacity reserved
+  size_t pending_ = 0;
 };
 
 }  // namespace longlink::net

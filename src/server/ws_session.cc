@@ -20,13 +20,15 @@ struct WsHandler {
     auto& m = s->shard_->metrics();
     m.ws_frames_in_total.Add();
     m.ws_messages_in_total.Add();
+    if (!CheckOutbuf()) return false;
     s->SendFrame(c, opcode, data, len);
-    return CheckOutbuf();
+    return true;
   }
   bool OnPing(uint8_t* data, size_t len) {
     s->shard_->metrics().ws_frames_in_total.Add();
+    if (!CheckOutbuf()) return false;
     s->SendFrame(c, ws::kPong, data, len);
-    return CheckOutbuf();
+    return true;
   }
   bool OnPong(uint8_t*, size_t) {
     s->shard_->metrics().ws_frames_in_total.Add();
@@ -46,9 +48,11 @@ struct WsHandler {
     return false;
   }
 
-  // Slow consumer: more unsent bytes than --max-outbuf. Stop producing for it,
-  // queue a 4008 close after what is pending, drop it once written or after
-  // the shard's drain deadline (10 s).
+  // Slow consumer: more unsent bytes than --max-outbuf when a new frame is
+  // due. (Checked before queueing, so one message as large as --max-message
+  // may be queued on a connection that was keeping up.) Stop producing for
+  // it, queue a 4008 close after what is pending, drop it once written or
+  // after the shard's drain deadline (10 s).
   bool CheckOutbuf() {
     if (c->pending_bytes() <= s->cfg_.max_outbuf) return true;
     s->shard_->metrics().slow_consumer_closes_total.Add();

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Handshake rate: connect -> upgrade -> 101 -> close handshake loops.
+#
+#   bench/handshake.sh [RUNS]        (default 3)
+#
+# Each run starts longlink (--echo --threads 1) pinned to CPU $SERVER_CPU and
+# runs `loadgen handshake` pinned to CPU $LOADGEN_CPU, then the same against
+# echo_reference; medians and the longlink/reference ratio at the end. The
+# client closes each socket with SO_LINGER 0 once the close handshake is done,
+# so no TIME_WAIT entries pile up (see bench/README.md).
+#
+# Environment: CONNS=50 DURATION=10 WARMUP=2 BUILD_DIR=build SKIP_BUILD=0 OUT_DIR=<temp dir>
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+RUNS=${1:-${RUNS:-3}}
+CONNS=${CONNS:-50}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+
+build_release
+RESULTS=$OUT_DIR/handshake.tsv
+: >"$RESULTS"
+echo "# handshake: $RUNS runs, $CONNS loops, ${DURATION}s (+${WARMUP}s warmup); logs in $OUT_DIR"
+printf '%-4s %-9s %12s %9s %9s %6s %5s %5s\n' run server handshakes/s p50_us p99_us errors lg% srv%
+
+measure() {  # measure RUN NAME CMD...
+  local run=$1 name=$2
+  shift 2
+  start_server "$name" "$@"
+  local line
+  line=$(loadgen handshake --port "$SERVER_PORT" --conns "$CONNS" --duration "$DURATION" \
+    --warmup "$WARMUP" --server-pid "$SERVER_PID" 2>>"$OUT_DIR/loadgen.err" |
+    grep '^RESULT' || true)
+  stop_server "$name"
+  if [[ -z $line ]]; then
+    problem "run $run $name: loadgen printed no RESULT (see $OUT_DIR/loadgen.err)"
+    return 0
+  fi
+  if [[ $(field "$line" errors) != 0 ]]; then problem "run $run $name: $line"; fi
+  printf '%-4s %-9s %12s %9s %9s %6s %5.0f %5.0f\n' "$run" "$name" \
+    "$(field "$line" handshakes_per_s)" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
+    "$(field "$line" errors)" "$(field "$line" loadgen_cpu_pct)" "$(field "$line" server_cpu_pct)"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$name" "$(field "$line" handshakes_per_s)" \
+    "$(field "$line" p50_us)" "$(field "$line" p99_us)" "$(field "$line" errors)" \
+    "$(field "$line" loadgen_cpu_pct)" "$(field "$line" server_cpu_pct)" >>"$RESULTS"
+}
+
+for run in $(seq "$RUNS"); do
+  measure "$run" longlink "$LONGLINK" --echo --threads 1 --listen 127.0.0.1:0 --storage memory \
+    --auth none
+  measure "$run" reference "$REFERENCE" --listen 127.0.0.1:0
+done
+
+med() {  # med NAME COLUMN
+  awk -F'\t' -v n="$1" -v c="$2" '$2 == n {print $c}' "$RESULTS" | median
+}
+echo
+echo "# medians of $RUNS runs"
+printf '%-9s %12s %9s %9s %5s %5s\n' server handshakes/s p50_us p99_us lg% srv%
+for name in longlink reference; do
+  printf '%-9s %12s %9s %9s %5.0f %5.0f\n' "$name" "$(med $name 3)" "$(med $name 4)" \
+    "$(med $name 5)" "$(med $name 7)" "$(med $name 8)"
+done
+echo "longlink / reference handshakes/s: $(ratio "$(med longlink 3)" "$(med reference 3)")"
+if [[ -s $OUT_DIR/problems.txt ]]; then
+  echo
+  echo "# problems"
+  cat "$OUT_DIR/problems.txt"
+  exit 1
+fi
