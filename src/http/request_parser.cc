@@ -66,7 +66,7 @@ Method MapMethod(uint8_t m) {
 constexpr size_t kInitialReserve = 1024;
 // After a request that grew the buffer past this, Next() frees it rather than
 // keep a large body's worth of memory on an idle keep-alive connection.
-constexpr size_t kKeepCapacity = 64 * 1024;
+constexpr size_t kKeepCapacity = size_t{64} * 1024;
 
 }  // namespace
 
@@ -286,6 +286,8 @@ RequestParser::RequestParser(const ParseLimits& limits) : impl_(std::make_unique
 
 RequestParser::~RequestParser() = default;
 
+// REQUIRES: Next() after kComplete before more bytes are fed (a caller bug,
+// not peer input: checked in debug builds; release builds take nothing).
 RequestParser::State RequestParser::Feed(const char* data, size_t len, size_t* consumed) {
   Impl& m = *impl_;
   *consumed = 0;
