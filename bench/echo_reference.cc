@@ -61,7 +61,8 @@ class Bytes {
   bool empty() const { return size_ == 0; }
 
   void Reserve(size_t cap) {
-    if (cap <= cap_) return;
+    if (cap <= cap_)
+      return;
     auto* p = static_cast<uint8_t*>(std::realloc(data_, cap));
     if (p == nullptr) {
       std::fprintf(stderr, "echo_reference: out of memory\n");
@@ -144,7 +145,8 @@ std::string_view FindHeader(std::string_view head, std::string_view name) {
   while (pos != std::string_view::npos) {
     size_t line = pos + 2;
     size_t eol = head.find("\r\n", line);
-    if (eol == std::string_view::npos) break;
+    if (eol == std::string_view::npos)
+      break;
     std::string_view l = head.substr(line, eol - line);
     if (l.size() > name.size() && l[name.size()] == ':' &&
         strncasecmp(l.data(), name.data(), name.size()) == 0) {
@@ -185,8 +187,8 @@ class Server {
   size_t max_frame_;
   int epfd_ = -1;
   int lfd_ = -1;
-  Bytes rbuf_;     // every read lands here first (kReadBufSize)
-  Bytes wbuf_;     // replies to one read, sent with one send()
+  Bytes rbuf_;  // every read lands here first (kReadBufSize)
+  Bytes wbuf_;  // replies to one read, sent with one send()
   size_t wlen_ = 0;
 };
 
@@ -208,7 +210,8 @@ bool Server::Listen(const std::string& host, int port) {
     return false;
   }
   socklen_t alen = sizeof(addr);
-  if (getsockname(lfd_, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) return false;
+  if (getsockname(lfd_, reinterpret_cast<sockaddr*>(&addr), &alen) != 0)
+    return false;
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -227,7 +230,8 @@ int Server::Run() {
   for (;;) {
     int n = epoll_wait(epfd_, events, kMaxEvents, -1);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       std::fprintf(stderr, "echo_reference: epoll_wait: %s\n", std::strerror(errno));
       return 1;
     }
@@ -262,7 +266,8 @@ void Server::OnAcceptable() {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = c;
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) CloseConn(c);
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+      CloseConn(c);
   }
 }
 
@@ -282,7 +287,8 @@ void Server::OnReadable(Conn* c) {
   }
   ssize_t n = read(c->fd, base + have, cap - have);
   if (n <= 0) {
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      return;
     CloseConn(c);  // EOF or error
     return;
   }
@@ -305,7 +311,8 @@ void Server::OnReadable(Conn* c) {
   } else {
     c->in.SetSize(0);
   }
-  if (c->in.empty() && c->in.capacity() > kReadBufSize) c->in.Release();
+  if (c->in.empty() && c->in.capacity() > kReadBufSize)
+    c->in.Release();
   Flush(c);
 }
 
@@ -313,7 +320,8 @@ int64_t Server::Process(Conn* c, const uint8_t* data, size_t len) {
   size_t used = 0;
   if (!c->upgraded) {
     int64_t n = Handshake(c, data, len);
-    if (n <= 0) return n;
+    if (n <= 0)
+      return n;
     used = static_cast<size_t>(n);
   }
   bool bad = false;
@@ -326,7 +334,8 @@ int64_t Server::Process(Conn* c, const uint8_t* data, size_t len) {
 int64_t Server::Handshake(Conn* c, const uint8_t* data, size_t len) {
   std::string_view text(reinterpret_cast<const char*>(data), len);
   size_t end = text.find("\r\n\r\n");
-  if (end == std::string_view::npos) return len > kMaxRequestHeader ? -1 : 0;
+  if (end == std::string_view::npos)
+    return len > kMaxRequestHeader ? -1 : 0;
   std::string_view key = FindHeader(text.substr(0, end + 2), "Sec-WebSocket-Key");
   if (key.empty()) {
     static constexpr char kBad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
@@ -360,7 +369,8 @@ size_t Server::EchoFrames(Conn* c, const uint8_t* data, size_t len, bool* bad) {
     uint8_t len7 = p[1] & 0x7F;
     bool masked = (p[1] & 0x80) != 0;
     size_t hdr = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (masked ? 4 : 0);
-    if (len - pos < hdr) break;
+    if (len - pos < hdr)
+      break;
     uint64_t plen = len7;
     if (len7 == 126) {
       plen = (uint64_t{p[2]} << 8) | p[3];
@@ -385,7 +395,8 @@ size_t Server::EchoFrames(Conn* c, const uint8_t* data, size_t len, bool* bad) {
     }
     wlen_ += out_hdr + plen;
     pos += hdr + plen;
-    if ((p[0] & 0x0F) == 0x8) c->closing = true;  // echo the close, then hang up
+    if ((p[0] & 0x0F) == 0x8)
+      c->closing = true;  // echo the close, then hang up
   }
   return pos;
 }
@@ -408,18 +419,21 @@ void Server::Flush(Conn* c) {
     }
     wlen_ = 0;
   }
-  if (c->closing) CloseConn(c);
+  if (c->closing)
+    CloseConn(c);
 }
 
 void Server::OnWritable(Conn* c) {
   ssize_t n = send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL);
   if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+      return;
     CloseConn(c);
     return;
   }
   c->out.Consume(static_cast<size_t>(n));
-  if (!c->out.empty()) return;
+  if (!c->out.empty())
+    return;
   c->out.Release();
   if (c->closing) {
     CloseConn(c);
@@ -432,7 +446,8 @@ void Server::Watch(Conn* c, uint32_t events) {
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = c;
-  if (epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) != 0) CloseConn(c);
+  if (epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+    CloseConn(c);
 }
 
 void Server::CloseConn(Conn* c) {
@@ -461,7 +476,8 @@ int main(int argc, char** argv) {
     }
   }
   size_t colon = listen.rfind(':');
-  if (listen.empty() || colon == std::string::npos || max_frame == 0) return Usage();
+  if (listen.empty() || colon == std::string::npos || max_frame == 0)
+    return Usage();
   char* end = nullptr;
   long port = std::strtol(listen.c_str() + colon + 1, &end, 10);
   if (*end != '\0' || end == listen.c_str() + colon + 1 || port < 0 || port > 65535) {
@@ -469,6 +485,7 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   Server server(max_frame);
-  if (!server.Listen(listen.substr(0, colon), static_cast<int>(port))) return 1;
+  if (!server.Listen(listen.substr(0, colon), static_cast<int>(port)))
+    return 1;
   return server.Run();
 }

@@ -107,8 +107,8 @@ class Outbox {
   };
 
   std::vector<Mailbox<T>*> dests_;
-  std::vector<Chain> chains_;     // parallel to dests_
-  std::vector<uint32_t> dirty_;   // destinations with n > 0; capacity reserved
+  std::vector<Chain> chains_;    // parallel to dests_
+  std::vector<uint32_t> dirty_;  // destinations with n > 0; capacity reserved
   size_t pending_ = 0;
 };
 

@@ -10,13 +10,13 @@
 // nothing and never touches an item after handing it to the callback.
 #pragma once
 
-#include <uv.h>
-
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>
+
+#include <uv.h>
 
 #include "base/assert.h"
 
@@ -83,7 +83,8 @@ void Mailbox<T>::Drain() {
   // Acquire pairs with the release of every push in the chain we take (see
   // PostChain); release is for the producers' wake-up decision (ditto).
   T* list = head_.exchange(nullptr, std::memory_order_acq_rel);
-  if (list == nullptr) return;
+  if (list == nullptr)
+    return;
   // The stack is newest first; reverse it into push order.
   T* fifo = nullptr;
   uint64_t n = 0;

@@ -3,7 +3,7 @@
 // delivering what is left, and Outbox batching. Each case owns its loop and
 // closes every handle (uv_loop_close returns 0) before it ends. Run these
 // under TSan too (-DLL_SANITIZE=thread): the stress cases are its food.
-#include <uv.h>
+#include "net/mailbox.h"
 
 #include <atomic>
 #include <chrono>
@@ -13,8 +13,7 @@
 #include <vector>
 
 #include <doctest/doctest.h>
-
-#include "net/mailbox.h"
+#include <uv.h>
 
 namespace longlink::net {
 namespace {
@@ -36,9 +35,9 @@ struct Sink {
   uv_loop_t* loop = nullptr;
   std::vector<uint32_t> next_seq;  // per producer: the seq expected next
   uint64_t items = 0;
-  uint64_t batches = 0;            // callbacks, i.e. non-empty drains
-  uint64_t out_of_order = 0;       // items whose seq was not the one expected
-  bool bad_tail = false;           // an item after the stop item
+  uint64_t batches = 0;       // callbacks, i.e. non-empty drains
+  uint64_t out_of_order = 0;  // items whose seq was not the one expected
+  bool bad_tail = false;      // an item after the stop item
   std::atomic<uint64_t> seen_items{0};
   std::atomic<uint64_t> seen_batches{0};
 };
@@ -48,13 +47,15 @@ void OnItems(Item* items, void* arg) {
   ++sink->batches;
   bool stopped = false;
   for (Item* item = items; item != nullptr; item = item->mailbox_next) {
-    if (stopped) sink->bad_tail = true;
+    if (stopped)
+      sink->bad_tail = true;
     if (item->stop) {
       stopped = true;
       uv_stop(sink->loop);
       continue;
     }
-    if (item->seq != sink->next_seq[item->producer]) ++sink->out_of_order;
+    if (item->seq != sink->next_seq[item->producer])
+      ++sink->out_of_order;
     sink->next_seq[item->producer] = item->seq + 1;
     ++sink->items;
   }
@@ -68,7 +69,8 @@ template <typename Pred>
 bool WaitFor(Pred done) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
@@ -150,7 +152,8 @@ void RunProducers(LoopThread* lt, const std::vector<uint32_t>& chunks, uint32_t 
           continue;
         }
         outbox.Add(0, &mine[i]);
-        if (outbox.pending() == chunk) outbox.Flush();
+        if (outbox.pending() == chunk)
+          outbox.Flush();
       }
       outbox.Flush();
     });
