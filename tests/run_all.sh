@@ -26,17 +26,23 @@ count_ctest() {  # $1: ctest log
   summary+=("$2: $((t - f)) passed, $f failed")
 }
 
-configure_build() {  # dir, extra cmake args...
+configure_build() {  # dir, extra cmake args... ; $TARGETS: what to build (default all)
   local dir=$1; shift
-  cmake -S . -B "$dir" -G Ninja -DLL_WERROR=ON "$@" >"$dir.configure.log" 2>&1 &&
-    cmake --build "$dir" -j "$JOBS" 2>&1 | tail -n 20
-  return "${PIPESTATUS[0]}"
+  local targets=()
+  for t in ${TARGETS:-}; do targets+=(--target "$t"); done
+  if ! cmake -S . -B "$dir" -G Ninja -DLL_WERROR=ON "$@" >"$dir.configure.log" 2>&1; then
+    tail -n 20 "$dir.configure.log"; return 1
+  fi
+  cmake --build "$dir" -j "$JOBS" "${targets[@]}" >"$dir.build.log" 2>&1
+  local rc=$?
+  [ $rc -ne 0 ] && grep -E -A5 'error|FAILED' "$dir.build.log" | head -n 60
+  return $rc
 }
 
 run_ctest() {  # dir, name, ctest args...
   local dir=$1 name=$2; shift 2
   local log="$dir/ctest.log"
-  (cd "$dir" && ctest -j "$JOBS" --output-on-failure "$@") 2>&1 | tee "$log" | grep -vE '^ +[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed'
+  (cd "$dir" && ctest -j "$JOBS" --output-on-failure "$@") 2>&1 | tee "$log" | grep -vE '^ +[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed|^ +Start +[0-9]+: '
   count_ctest "$log" "$name"
 }
 
@@ -62,7 +68,7 @@ for stage in "${stages[@]}"; do
       # The cross-thread code: mailbox and shard tests, and the multi-shard
       # integration cases.
       mkdir -p build-tsan
-      if configure_build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLL_SANITIZE=thread -DLL_BENCH=OFF; then
+      if TARGETS="unit_net integration" configure_build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLL_SANITIZE=thread -DLL_BENCH=OFF; then
         TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
           run_ctest build-tsan tsan -R "unit_net|integration:(echo|lifecycle|limits)"
       else

@@ -19,6 +19,7 @@ namespace {
 enum : int { kMsgStop = -1 };
 constexpr int kMaxIov = 64;
 constexpr int kAcceptBatch = 128;
+constexpr size_t kReadPadding = 64;
 
 inline Connection* FromPoll(uv_poll_t* h) {
   return reinterpret_cast<Connection*>(reinterpret_cast<char*>(h) - offsetof(Connection, poll));
@@ -29,7 +30,9 @@ inline Connection* FromPoll(uv_poll_t* h) {
 Shard::Shard(int id, const ShardOptions& opts) : id_(id), opts_(opts) {
   LL_CHECK(uv_loop_init(&loop_) == 0);
   loop_.data = this;
-  read_buf_ = static_cast<uint8_t*>(std::malloc(opts_.read_buffer));
+  // 64 spare bytes after the read buffer let JSON parsers that read past the
+  // end of their input (simdjson's SIMDJSON_PADDING) parse frames in place.
+  read_buf_ = static_cast<uint8_t*>(std::malloc(opts_.read_buffer + kReadPadding));
   cork_buf_ = static_cast<uint8_t*>(std::malloc(opts_.cork_buffer));
   LL_CHECK(read_buf_ && cork_buf_);
   LL_CHECK(mailbox_.Init(&loop_, &Shard::OnMailbox, this) == 0);

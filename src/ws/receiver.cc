@@ -18,8 +18,8 @@
 namespace longlink::ws {
 
 struct Receiver::Spill {
-  size_t len = 0;          // message bytes held after this struct
-  size_t cap = 0;          // room after this struct
+  size_t len = 0;  // message bytes held after this struct
+  size_t cap = 0;  // room after this struct
   uint8_t control_len = 0;
   uint8_t control[kMaxControlPayload];
 
@@ -38,7 +38,9 @@ Receiver::Receiver(Role role) {
   }
 }
 
-Receiver::~Receiver() { FreeSpill(); }
+Receiver::~Receiver() {
+  FreeSpill();
+}
 
 size_t Receiver::buffered() const {
   size_t n = header_len_;
@@ -184,11 +186,17 @@ uint8_t* Receiver::spilled_message() {
   return spill_ != nullptr ? spill_->data() : header_;
 }
 
-size_t Receiver::spilled_message_len() const { return spill_ != nullptr ? spill_->len : 0; }
+size_t Receiver::spilled_message_len() const {
+  return spill_ != nullptr ? spill_->len : 0;
+}
 
-uint8_t* Receiver::spilled_control() { return spill_->control; }
+uint8_t* Receiver::spilled_control() {
+  return spill_->control;
+}
 
-size_t Receiver::spilled_control_len() const { return spill_->control_len; }
+size_t Receiver::spilled_control_len() const {
+  return spill_->control_len;
+}
 
 void Receiver::ReleaseControl() {
   spill_->control_len = 0;

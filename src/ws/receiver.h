@@ -101,16 +101,16 @@ class Receiver {
   }
 
   // Layout (40 bytes on LP64; checked below):
-  Spill* spill_ = nullptr;     // 8
-  uint64_t remaining_ = 0;     // 8: payload bytes still expected of the current frame
+  Spill* spill_ = nullptr;  // 8
+  uint64_t remaining_ = 0;  // 8: payload bytes still expected of the current frame
   uint8_t mask_[4] = {0, 0, 0, 0};
-  uint8_t mask_phase_ = 0;     // key byte the next payload byte is XORed with
-  uint8_t header_len_ = 0;     // bytes of a split header held in header_
+  uint8_t mask_phase_ = 0;  // key byte the next payload byte is XORed with
+  uint8_t header_len_ = 0;  // bytes of a split header held in header_
   uint8_t header_[kMaxHeaderSize] = {};
-  uint8_t frame_opcode_ = 0;   // opcode of the frame being read
-  uint8_t message_opcode_ = 0; // kText/kBinary from a data message's first header to its end
-  uint8_t flags_ = 0;          // Flag bits
-  Utf8Validator utf8_;         // state of the text message being read
+  uint8_t frame_opcode_ = 0;    // opcode of the frame being read
+  uint8_t message_opcode_ = 0;  // kText/kBinary from a data message's first header to its end
+  uint8_t flags_ = 0;           // Flag bits
+  Utf8Validator utf8_;          // state of the text message being read
 };
 
 static_assert(sizeof(Receiver) <= 48, "Receiver is per-connection state; keep it small");

@@ -106,6 +106,9 @@ uint16_t Receiver::Run(uint8_t* data, size_t len, Handler& h) {
       flags_ |= kFlagInFrame;
     }
     // PAYLOAD.
+    if (p == end && remaining_ != 0) {
+      return kOk;
+    }
     const size_t n = size_t(std::min<uint64_t>(remaining_, uint64_t(end - p)));
     if (flags_ & kFlagMasked) {
       mask_phase_ = uint8_t(Mask(p, n, mask_, mask_phase_));
@@ -150,7 +153,11 @@ uint16_t Receiver::DeliverControl(uint8_t* data, size_t len, Handler& h) {
   if (frame_opcode_ == kPong) {
     return h.OnPong(data, len) ? kOk : kStopped;
   }
-  // kClose. ParseHeader has rejected a 1-byte payload.
+  // kClose. ParseHeader rejects a 1-byte payload already; this keeps
+  // data[1] in bounds whatever changes there.
+  if (len == 1) {
+    return close_code::kProtocolError;
+  }
   if (len == 0) {
     h.OnClose(close_code::kNoStatus, data, 0);
     return kStopped;

@@ -18,32 +18,33 @@ namespace {
 enum : uint8_t {
   kSAccept = Utf8Validator::kAccept,
   kSReject = Utf8Validator::kReject,
-  kSTail1,   // one more 80..BF, then a boundary
-  kSTail2,   // two more 80..BF
-  kSE0,      // after E0: A0..BF (no overlong 3-byte forms), then kSTail1
-  kSED,      // after ED: 80..9F (no surrogates), then kSTail1
-  kSF0,      // after F0: 90..BF (no overlong 4-byte forms), then kSTail2
-  kSF1,      // after F1..F3: 80..BF, then kSTail2
-  kSF4,      // after F4: 80..8F (nothing above U+10FFFF), then kSTail2
+  kSTail1,  // one more 80..BF, then a boundary
+  kSTail2,  // two more 80..BF
+  kSE0,     // after E0: A0..BF (no overlong 3-byte forms), then kSTail1
+  kSED,     // after ED: 80..9F (no surrogates), then kSTail1
+  kSF0,     // after F0: 90..BF (no overlong 4-byte forms), then kSTail2
+  kSF1,     // after F1..F3: 80..BF, then kSTail2
+  kSF4,     // after F4: 80..8F (nothing above U+10FFFF), then kSTail2
 };
 constexpr size_t kNumStates = kSF4 + 1;
 
 // Character classes.
 enum : uint8_t {
-  kCAscii,   // 00..7F
-  kC80,      // 80..8F
-  kC90,      // 90..9F
-  kCA0,      // A0..BF
-  kCBad,     // C0, C1, F5..FF: never in UTF-8
-  kCLead2,   // C2..DF
-  kCE0,      // E0
-  kCLead3,   // E1..EC, EE, EF
-  kCED,      // ED
-  kCF0,      // F0
-  kCF1,      // F1..F3
-  kCF4,      // F4
+  kCAscii,  // 00..7F
+  kC80,     // 80..8F
+  kC90,     // 90..9F
+  kCA0,     // A0..BF
+  kCBad,    // C0, C1, F5..FF: never in UTF-8
+  kCLead2,  // C2..DF
+  kCE0,     // E0
+  kCLead3,  // E1..EC, EE, EF
+  kCED,     // ED
+  kCF0,     // F0
+  kCF1,     // F1..F3
+  kCF4,     // F4
 };
 constexpr size_t kNumClasses = kCF4 + 1;
+constexpr size_t kTableSize = kNumStates * kNumClasses;
 
 constexpr std::array<uint8_t, 256> MakeClasses() {
   std::array<uint8_t, 256> c{};
@@ -77,12 +78,14 @@ constexpr std::array<uint8_t, 256> MakeClasses() {
   return c;
 }
 
-constexpr std::array<uint8_t, kNumStates * kNumClasses> MakeTransitions() {
-  std::array<uint8_t, kNumStates * kNumClasses> t{};
+constexpr std::array<uint8_t, kTableSize> MakeTransitions() {
+  std::array<uint8_t, kTableSize> t{};
   for (auto& s : t) {
     s = kSReject;
   }
-  auto set = [&t](uint8_t state, uint8_t cls, uint8_t next) { t[state * kNumClasses + cls] = next; };
+  auto set = [&t](uint8_t state, uint8_t cls, uint8_t next) {
+    t[state * kNumClasses + cls] = next;
+  };
   set(kSAccept, kCAscii, kSAccept);
   set(kSAccept, kCLead2, kSTail1);
   set(kSAccept, kCE0, kSE0);
@@ -106,7 +109,7 @@ constexpr std::array<uint8_t, kNumStates * kNumClasses> MakeTransitions() {
 }
 
 constexpr std::array<uint8_t, 256> kClass = MakeClasses();
-constexpr std::array<uint8_t, kNumStates * kNumClasses> kTransition = MakeTransitions();
+constexpr std::array<uint8_t, kTableSize> kTransition = MakeTransitions();
 
 constexpr uint64_t kHighBits = 0x8080808080808080ull;
 

@@ -1,13 +1,14 @@
 // Frame writer: header bytes for each length encoding, masked and not, as
 // literal vectors; Mask against a byte-wise XOR at every phase, length and
 // alignment; close payloads cut at a UTF-8 boundary.
-#include <doctest/doctest.h>
+#include "ws/frame_writer.h"
 
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+
 #include "ws/frame_format.h"
-#include "ws/frame_writer.h"
 #include "ws/utf8.h"
 
 namespace longlink::ws {
@@ -42,8 +43,8 @@ TEST_CASE("frame_writer: header bytes for lengths 0, 125, 126, 65535 and 65536, 
   CHECK(Header(kBinary, true, 126, kKey) == Bytes{0x82, 0xFE, 0x00, 0x7E, 0x37, 0xfa, 0x21, 0x3d});
   CHECK(Header(kBinary, true, 65535, kKey) ==
         Bytes{0x82, 0xFE, 0xFF, 0xFF, 0x37, 0xfa, 0x21, 0x3d});
-  CHECK(Header(kBinary, true, 65536, kKey) == Bytes{0x82, 0xFF, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
-                                                    0x00, 0x00, 0x37, 0xfa, 0x21, 0x3d});
+  CHECK(Header(kBinary, true, 65536, kKey) ==
+        Bytes{0x82, 0xFF, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x37, 0xfa, 0x21, 0x3d});
 }
 
 TEST_CASE("frame_writer: header first byte carries FIN and the opcode") {

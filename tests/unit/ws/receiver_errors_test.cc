@@ -2,14 +2,15 @@
 // each checked at every split point (the code must not depend on how the
 // bytes arrive), and where the rules let it be decided early, checked to be
 // decided from the header alone or from the bytes seen so far.
-#include <doctest/doctest.h>
-
 #include <string>
 #include <vector>
 
-#include "receiver_test_util.h"
+#include <doctest/doctest.h>
+
 #include "ws/frame_format.h"
 #include "ws/receiver.h"
+
+#include "receiver_test_util.h"
 
 namespace longlink::ws {
 namespace {
@@ -17,6 +18,7 @@ namespace {
 using testing::Bytes;
 using testing::Cat;
 using testing::CheckEverySplit;
+using testing::ClosePayload;
 using testing::Feed;
 using testing::Masked;
 using testing::Raw;
@@ -37,8 +39,8 @@ TEST_CASE("receiver: rejects reserved bits RSV1, RSV2 and RSV3 with 1002") {
   for (uint8_t rsv : {0x40, 0x20, 0x10, 0x70}) {
     INFO("rsv ", int(rsv));
     CheckEverySplit(Role::kServer, Masked(0x81 | rsv, "x"), {}, k1002);
-    CheckEverySplit(Role::kServer, Cat({Masked(0x81, "ok"), Masked(0x89 | rsv, "")}),
-                    {Text("ok")}, k1002);
+    CheckEverySplit(Role::kServer, Cat({Masked(0x81, "ok"), Masked(0x89 | rsv, "")}), {Text("ok")},
+                    k1002);
   }
 }
 
@@ -75,7 +77,7 @@ TEST_CASE("receiver: rejects fragmented control frames with 1002") {
 
 TEST_CASE("receiver: rejects a control frame with a 126-byte payload with 1002") {
   for (uint8_t op : {0x88, 0x89, 0x8A}) {
-    const std::string payload = std::string("\x03\xE8", 2) + std::string(124, 'x');
+    const std::string payload = ClosePayload(1000, std::string(124, 'x'));
     const Bytes frame = Masked(op, payload);
     CheckEverySplit(Role::kServer, frame, {}, k1002);
     CheckDecidedEarly(Bytes(frame.begin(), frame.begin() + 8), k1002);  // header only
@@ -83,20 +85,21 @@ TEST_CASE("receiver: rejects a control frame with a 126-byte payload with 1002")
 }
 
 TEST_CASE("receiver: rejects a close frame with a 1-byte payload with 1002") {
-  CheckEverySplit(Role::kServer, Masked(0x88, "\x03"), {}, k1002);
+  const Bytes frame = Masked(0x88, "\x03");
+  CheckEverySplit(Role::kServer, frame, {}, k1002);
+  CheckDecidedEarly(Bytes(frame.begin(), frame.begin() + 6), k1002);  // header only
 }
 
 TEST_CASE("receiver: rejects close codes a peer may not send with 1002") {
   for (uint16_t code : {0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535}) {
     INFO("code ", code);
-    const std::string payload = {char(code >> 8), char(code & 0xFF)};
-    CheckEverySplit(Role::kServer, Masked(0x88, payload), {}, k1002);
+    CheckEverySplit(Role::kServer, Masked(0x88, ClosePayload(code, "")), {}, k1002);
   }
 }
 
 TEST_CASE("receiver: rejects a close reason that is not UTF-8 with 1007") {
-  CheckEverySplit(Role::kServer, Masked(0x88, "\x03\xE8" "bad \xC0\xAF"), {}, k1007);
-  CheckEverySplit(Role::kServer, Masked(0x88, "\x03\xE8" "cut \xE2\x82"), {}, k1007);
+  CheckEverySplit(Role::kServer, Masked(0x88, ClosePayload(1000, "bad \xC0\xAF")), {}, k1007);
+  CheckEverySplit(Role::kServer, Masked(0x88, ClosePayload(1000, "cut \xE2\x82")), {}, k1007);
 }
 
 TEST_CASE("receiver: rejects a continuation with no message open with 1002") {
@@ -110,8 +113,7 @@ TEST_CASE("receiver: rejects a continuation with no message open with 1002") {
 TEST_CASE("receiver: rejects a new data message during a fragmented one with 1002") {
   for (uint8_t b0 : {0x81, 0x82, 0x01, 0x02}) {
     INFO("first byte ", int(b0));
-    CheckEverySplit(Role::kServer,
-                    Cat({Masked(0x01, "a"), Masked(0x89, "p"), Masked(b0, "b")}),
+    CheckEverySplit(Role::kServer, Cat({Masked(0x01, "a"), Masked(0x89, "p"), Masked(b0, "b")}),
                     {testing::Ping("p")}, k1002);
   }
 }
@@ -124,7 +126,8 @@ TEST_CASE("receiver: rejects a 64-bit length with the top bit set with 1002") {
 }
 
 TEST_CASE("receiver: rejects a 2^63-1 length with 1009 from the header, allocating nothing") {
-  const Bytes header = Raw({0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4});
+  const Bytes header =
+      Raw({0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4});
   CheckEverySplit(Role::kServer, header, {}, k1009);
   // Even as the continuation of a fragmented message with bytes held already.
   Bytes continuation = header;
@@ -162,10 +165,8 @@ TEST_CASE("receiver: fails invalid UTF-8 in a first fragment before the rest arr
 
 TEST_CASE("receiver: rejects a text message that ends inside a code point with 1007") {
   CheckEverySplit(Role::kServer, Masked(0x81, "euro \xE2\x82"), {}, k1007);
-  CheckEverySplit(Role::kServer, Cat({Masked(0x01, "euro "), Masked(0x80, "\xE2\x82")}), {},
-                  k1007);
-  CheckEverySplit(Role::kServer, Cat({Masked(0x01, "\xF0\x9F"), Masked(0x80, "\x98")}), {},
-                  k1007);
+  CheckEverySplit(Role::kServer, Cat({Masked(0x01, "euro "), Masked(0x80, "\xE2\x82")}), {}, k1007);
+  CheckEverySplit(Role::kServer, Cat({Masked(0x01, "\xF0\x9F"), Masked(0x80, "\x98")}), {}, k1007);
   // Binary messages are not UTF-8 checked.
   CheckEverySplit(Role::kServer, Masked(0x82, "\xE2\x82"), {testing::Binary("\xE2\x82")},
                   Receiver::kOk);

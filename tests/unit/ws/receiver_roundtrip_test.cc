@@ -2,17 +2,18 @@
 // randomly fragmented, with pings and pongs between the fragments), written
 // as a client would with WriteHeader and Mask into one stream, come out of a
 // server-role Receiver equal and in order whatever the sizes of the reads.
-#include <doctest/doctest.h>
-
 #include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "receiver_test_util.h"
+#include <doctest/doctest.h>
+
 #include "ws/frame_format.h"
 #include "ws/frame_writer.h"
 #include "ws/receiver.h"
+
+#include "receiver_test_util.h"
 
 namespace longlink::ws {
 namespace {

@@ -2,14 +2,16 @@
 // both roles, fed whole, split at every point and byte by byte; fragmented
 // messages with control frames between the fragments; zero-copy delivery;
 // what is held between reads; close frames; a handler that stops.
-#include <doctest/doctest.h>
+#include "ws/receiver.h"
 
 #include <string>
 #include <vector>
 
-#include "receiver_test_util.h"
+#include <doctest/doctest.h>
+
 #include "ws/frame_format.h"
-#include "ws/receiver.h"
+
+#include "receiver_test_util.h"
 
 namespace longlink::ws {
 namespace {
@@ -18,6 +20,7 @@ using testing::Binary;
 using testing::Bytes;
 using testing::Cat;
 using testing::CheckEverySplit;
+using testing::ClosePayload;
 using testing::Feed;
 using testing::Frame;
 using testing::Masked;
@@ -92,8 +95,8 @@ TEST_CASE("receiver: RFC 6455 64 KiB binary with a 64-bit length in both roles")
 }
 
 TEST_CASE("receiver: accepts non-minimal length encodings") {
-  const Bytes frames = Cat({Masked(0x81, "abc", 2), Masked(0x82, "defg", 8),
-                            Masked(0x89, "p", 2), Masked(0x81, std::string(200, 'x'), 8)});
+  const Bytes frames = Cat({Masked(0x81, "abc", 2), Masked(0x82, "defg", 8), Masked(0x89, "p", 2),
+                            Masked(0x81, std::string(200, 'x'), 8)});
   CheckEverySplit(Role::kServer, frames,
                   {Text("abc"), Binary("defg"), testing::Ping("p"), Text(std::string(200, 'x'))},
                   Receiver::kOk);
@@ -103,15 +106,14 @@ TEST_CASE("receiver: text in 3 fragments with ping and pong between, at every sp
   // "ö" (C3 B6) is cut between the first two fragments, "€" (E2 82 AC)
   // between the last two: UTF-8 state must carry across fragments.
   const Bytes frames = Cat({
-      Masked(0x01, "Hel\xC3"),       // text, not FIN
-      Masked(0x89, "are you there"), // ping
+      Masked(0x01, "Hel\xC3"),          // text, not FIN
+      Masked(0x89, "are you there"),    // ping
       Masked(0x00, "\xB6, w\xE2\x82"),  // continuation, not FIN
-      Masked(0x8A, "yes"),           // pong
-      Masked(0x80, "\xAC!"),         // continuation, FIN
+      Masked(0x8A, "yes"),              // pong
+      Masked(0x80, "\xAC!"),            // continuation, FIN
       Masked(0x81, "next"),
   });
-  const std::vector<testing::Event> want = {testing::Ping("are you there"),
-                                            testing::Pong("yes"),
+  const std::vector<testing::Event> want = {testing::Ping("are you there"), testing::Pong("yes"),
                                             Text("Hel\xC3\xB6, w\xE2\x82\xAC!"), Text("next")};
   CheckEverySplit(Role::kServer, frames, want, Receiver::kOk);
   // And in three pieces, at every pair of points.
@@ -164,36 +166,33 @@ TEST_CASE("receiver: a split control frame does not disturb a buffered fragmente
 }
 
 TEST_CASE("receiver: empty data and control frames, alone and in a fragmented message") {
-  const Bytes frames = Cat({Masked(0x81, ""), Masked(0x82, ""), Masked(0x89, ""),
-                            Masked(0x01, ""), Masked(0x8A, ""), Masked(0x00, ""),
-                            Masked(0x80, ""), Masked(0x02, ""), Masked(0x80, "x")});
-  CheckEverySplit(Role::kServer, frames,
-                  {Text(""), Binary(""), testing::Ping(""), testing::Pong(""), Text(""),
-                   Binary("x")},
-                  Receiver::kOk);
+  const Bytes frames =
+      Cat({Masked(0x81, ""), Masked(0x82, ""), Masked(0x89, ""), Masked(0x01, ""), Masked(0x8A, ""),
+           Masked(0x00, ""), Masked(0x80, ""), Masked(0x02, ""), Masked(0x80, "x")});
+  CheckEverySplit(
+      Role::kServer, frames,
+      {Text(""), Binary(""), testing::Ping(""), testing::Pong(""), Text(""), Binary("x")},
+      Receiver::kOk);
 }
 
 TEST_CASE("receiver: close frame with a code and reason is delivered and ends the stream") {
   const Bytes frames =
-      Cat({Masked(0x81, "hi"), Masked(0x88, std::string("\x03\xE8" "bye \xE2\x82\xAC", 9)),
+      Cat({Masked(0x81, "hi"), Masked(0x88, ClosePayload(1000, "bye \xE2\x82\xAC")),
            Masked(0x81, "ignored")});
-  CheckEverySplit(Role::kServer, frames,
-                  {Text("hi"), testing::Close(1000, "bye \xE2\x82\xAC")}, Receiver::kStopped);
+  CheckEverySplit(Role::kServer, frames, {Text("hi"), testing::Close(1000, "bye \xE2\x82\xAC")},
+                  Receiver::kStopped);
 }
 
 TEST_CASE("receiver: empty close payload is delivered as 1005") {
-  CheckEverySplit(Role::kServer, Masked(0x88, ""), {testing::Close(1005, "")},
-                  Receiver::kStopped);
-  CheckEverySplit(Role::kClient, Raw({0x88, 0x00}), {testing::Close(1005, "")},
-                  Receiver::kStopped);
+  CheckEverySplit(Role::kServer, Masked(0x88, ""), {testing::Close(1005, "")}, Receiver::kStopped);
+  CheckEverySplit(Role::kClient, Raw({0x88, 0x00}), {testing::Close(1005, "")}, Receiver::kStopped);
 }
 
 TEST_CASE("receiver: accepts every close code a peer may send") {
-  for (uint16_t code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
-                        3000, 4000, 4999}) {
-    const std::string payload = {char(code >> 8), char(code & 0xFF), 'r'};
-    CheckEverySplit(Role::kServer, Masked(0x88, payload), {testing::Close(code, "r")},
-                    Receiver::kStopped);
+  for (uint16_t code :
+       {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999}) {
+    CheckEverySplit(Role::kServer, Masked(0x88, ClosePayload(code, "r")),
+                    {testing::Close(code, "r")}, Receiver::kStopped);
   }
 }
 
@@ -221,8 +220,8 @@ TEST_CASE("receiver: a stop while a message is buffered frees the buffer") {
 TEST_CASE("receiver: a message of exactly max_message is accepted, whole or fragmented") {
   const std::string payload = Pattern(1000);
   CheckEverySplit(Role::kServer, Masked(0x82, payload), {Binary(payload)}, Receiver::kOk, 1000);
-  const Bytes frames = Cat({Masked(0x02, payload.substr(0, 600)), Masked(0x89, "p"),
-                            Masked(0x80, payload.substr(600))});
+  const Bytes frames = Cat(
+      {Masked(0x02, payload.substr(0, 600)), Masked(0x89, "p"), Masked(0x80, payload.substr(600))});
   CheckEverySplit(Role::kServer, frames, {testing::Ping("p"), Binary(payload)}, Receiver::kOk,
                   1000);
 }

@@ -7,8 +7,6 @@
 // the writer and the parser cannot pass unnoticed.
 #pragma once
 
-#include <doctest/doctest.h>
-
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -18,6 +16,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "ws/frame_format.h"
 #include "ws/receiver.h"
@@ -37,10 +37,18 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
-inline Event Text(std::string s) { return {Event::kMessage, kText, std::move(s)}; }
-inline Event Binary(std::string s) { return {Event::kMessage, kBinary, std::move(s)}; }
-inline Event Ping(std::string s) { return {Event::kPing, 0, std::move(s)}; }
-inline Event Pong(std::string s) { return {Event::kPong, 0, std::move(s)}; }
+inline Event Text(std::string s) {
+  return {Event::kMessage, kText, std::move(s)};
+}
+inline Event Binary(std::string s) {
+  return {Event::kMessage, kBinary, std::move(s)};
+}
+inline Event Ping(std::string s) {
+  return {Event::kPing, 0, std::move(s)};
+}
+inline Event Pong(std::string s) {
+  return {Event::kPong, 0, std::move(s)};
+}
 inline Event Close(uint16_t code, std::string reason) {
   return {Event::kClose, code, std::move(reason)};
 }
@@ -110,8 +118,8 @@ inline Outcome Feed(Role role, const Bytes& stream, const std::vector<size_t>& s
     return code;
   };
   for (size_t i = 0; i <= sizes.size() && out.code == Receiver::kOk; ++i) {
-    const size_t n = i < sizes.size() ? std::min(sizes[i], stream.size() - pos)
-                                      : stream.size() - pos;
+    const size_t n =
+        i < sizes.size() ? std::min(sizes[i], stream.size() - pos) : stream.size() - pos;
     if (i == sizes.size() && n == 0 && !sizes.empty()) {
       break;
     }
@@ -154,6 +162,11 @@ inline Bytes Raw(std::initializer_list<int> bytes) {
     out.push_back(uint8_t(b));
   }
   return out;
+}
+
+// A close frame's payload: the code big-endian, then the reason.
+inline std::string ClosePayload(uint16_t code, std::string_view reason) {
+  return std::string{char(code >> 8), char(code & 0xFF)} + std::string(reason);
 }
 
 inline Bytes Cat(std::initializer_list<Bytes> parts) {

