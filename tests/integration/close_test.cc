@@ -1,9 +1,9 @@
 // Closing handshakes and protocol errors on /echo: the server answers each
 // error with a close frame carrying the right code, then closes TCP, and the
 // rest of the server (another connection, the process) is unaffected.
-#include <doctest/doctest.h>
-
 #include <string>
+
+#include <doctest/doctest.h>
 
 #include "support/server.h"
 #include "support/ws_client.h"
@@ -16,15 +16,17 @@ namespace {
 int NextCloseCode(WsClient& ws) {
   Frame f;
   IoStatus s = ws.ReadFrame(&f);
-  if (s == IoStatus::kEof) return kNoCloseEof;
-  if (s == IoStatus::kTimeout) return kNoCloseTimeout;
+  if (s == IoStatus::kEof)
+    return kNoCloseEof;
+  if (s == IoStatus::kTimeout)
+    return kNoCloseTimeout;
   if (s != IoStatus::kOk) {
     MESSAGE("bad frame: " << ws.error());
     return kNoCloseBadFrame;
   }
   if (f.opcode != op::kClose) {
-    MESSAGE("expected a close frame, got opcode " << int(f.opcode) << " with "
-                                                  << f.payload.size() << " bytes");
+    MESSAGE("expected a close frame, got opcode " << int(f.opcode) << " with " << f.payload.size()
+                                                  << " bytes");
     return kNoCloseBadFrame;
   }
   return f.CloseCode();
@@ -48,9 +50,9 @@ struct Fixture {
   WsClient bystander;
 };
 
-#define LL_FIXTURE(fx)                                                              \
-  Fixture fx;                                                                       \
-  LL_START(fx.srv);                                                                 \
+#define LL_FIXTURE(fx) \
+  Fixture fx;          \
+  LL_START(fx.srv);    \
   REQUIRE_MESSAGE(fx.bystander.Connect(fx.srv.port()), fx.bystander.error())
 
 TEST_CASE("close: a client close 1000 is answered with close 1000 and TCP close") {
@@ -88,8 +90,8 @@ TEST_CASE("close: frames after a client close are not echoed") {
   LL_FIXTURE(fx);
   WsClient ws;
   REQUIRE_MESSAGE(ws.Connect(fx.srv.port()), ws.error());
-  REQUIRE(ws.SendRaw(EncodeFrame(op::kClose, ClosePayload(1000)) +
-                     EncodeFrame(op::kText, "too late")));
+  REQUIRE(
+      ws.SendRaw(EncodeFrame(op::kClose, ClosePayload(1000)) + EncodeFrame(op::kText, "too late")));
   CHECK(NextCloseCode(ws) == 1000);
   CHECK_MESSAGE(ws.ExpectEof(), ws.error());
 }
@@ -97,14 +99,14 @@ TEST_CASE("close: frames after a client close are not echoed") {
 TEST_CASE("close: invalid UTF-8 in a text message closes with 1007") {
   LL_FIXTURE(fx);
   const char* bad[] = {
-      "\xFF",                  // never valid
-      "ab\xC3",                // truncated 2-byte sequence at the end
-      "\xC0\xAF",              // overlong '/'
-      "\xE0\x80\xAF",          // overlong, 3 bytes
-      "\xED\xA0\x80",          // UTF-16 surrogate U+D800
-      "\xF4\x90\x80\x80",      // above U+10FFFF
-      "\xE2\x82",              // truncated euro sign
-      "ok\x80ok",              // stray continuation byte
+      "\xFF",              // never valid
+      "ab\xC3",            // truncated 2-byte sequence at the end
+      "\xC0\xAF",          // overlong '/'
+      "\xE0\x80\xAF",      // overlong, 3 bytes
+      "\xED\xA0\x80",      // UTF-16 surrogate U+D800
+      "\xF4\x90\x80\x80",  // above U+10FFFF
+      "\xE2\x82",          // truncated euro sign
+      "ok\x80ok",          // stray continuation byte
   };
   for (const char* payload : bad) {
     INFO("payload bytes: " << std::string(payload).size());
@@ -118,14 +120,12 @@ TEST_CASE("close: invalid UTF-8 in an unfinished first fragment closes with 1007
   ExpectFailure(fx.srv, fx.bystander, EncodeFrame(op::kText, "abc\xFF", /*fin=*/false), 1007);
   // Invalid across fragments: C3 then 'A' (not a continuation byte).
   ExpectFailure(fx.srv, fx.bystander,
-                EncodeFrame(op::kText, "ab\xC3", false) + EncodeFrame(op::kCont, "A", false),
-                1007);
+                EncodeFrame(op::kText, "ab\xC3", false) + EncodeFrame(op::kCont, "A", false), 1007);
 }
 
 TEST_CASE("close: an unmasked client frame closes with 1002") {
   LL_FIXTURE(fx);
-  ExpectFailure(fx.srv, fx.bystander, EncodeFrame(op::kText, "hello", true, /*mask=*/false),
-                1002);
+  ExpectFailure(fx.srv, fx.bystander, EncodeFrame(op::kText, "hello", true, /*mask=*/false), 1002);
 }
 
 TEST_CASE("close: a frame with an RSV bit set closes with 1002") {
@@ -173,6 +173,21 @@ TEST_CASE("close: a close with an invalid code closes with 1002") {
   }
 }
 
+TEST_CASE("close: a close frame of 126 bytes closes with 1002") {
+  LL_FIXTURE(fx);
+  ExpectFailure(fx.srv, fx.bystander,
+                EncodeFrame(op::kClose, ClosePayload(1000, std::string(124, 'r'))), 1002);
+}
+
+TEST_CASE("close: a close with the longest allowed reason is answered with 1000") {
+  LL_FIXTURE(fx);
+  WsClient ws;
+  REQUIRE_MESSAGE(ws.Connect(fx.srv.port()), ws.error());
+  REQUIRE(ws.SendClose(1000, std::string(123, 'r')));  // 125 bytes in all
+  CHECK(NextCloseCode(ws) == 1000);
+  CHECK_MESSAGE(ws.ExpectEof(), ws.error());
+}
+
 TEST_CASE("close: a close with a 1-byte payload closes with 1002") {
   LL_FIXTURE(fx);
   ExpectFailure(fx.srv, fx.bystander, EncodeFrame(op::kClose, std::string(1, '\x03')), 1002);
@@ -180,8 +195,7 @@ TEST_CASE("close: a close with a 1-byte payload closes with 1002") {
 
 TEST_CASE("close: a close reason that is not UTF-8 closes with 1007") {
   LL_FIXTURE(fx);
-  ExpectFailure(fx.srv, fx.bystander, EncodeFrame(op::kClose, ClosePayload(1000, "bye\xFF")),
-                1007);
+  ExpectFailure(fx.srv, fx.bystander, EncodeFrame(op::kClose, ClosePayload(1000, "bye\xFF")), 1007);
 }
 
 TEST_CASE("close: a 64-bit length with the top bit set closes with 1002") {

@@ -1,10 +1,12 @@
 // The /echo endpoint: every text or binary message comes back unchanged with
 // the same opcode, whatever its size, fragmentation or batching.
-#include <doctest/doctest.h>
-
+#include <algorithm>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "support/server.h"
 #include "support/ws_client.h"
@@ -51,8 +53,9 @@ TEST_CASE("echo: returns multi-byte UTF-8 text unchanged") {
   WsClient ws;
   REQUIRE_MESSAGE(ws.Connect(srv.port()), ws.error());
   // 2-, 3- and 4-byte sequences, U+FFFF, and the highest code point U+10FFFF.
-  CHECK_MESSAGE(ws.Echo(op::kText, "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9D\x84\x9E \xEF\xBF\xBF "
-                                   "\xF4\x8F\xBF\xBF"),
+  CHECK_MESSAGE(ws.Echo(op::kText,
+                        "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9D\x84\x9E \xEF\xBF\xBF "
+                        "\xF4\x8F\xBF\xBF"),
                 ws.error());
   CHECK_MESSAGE(ws.Echo(op::kText, std::string(3000, 'x') + "\xE2\x82\xAC"), ws.error());
 }
@@ -171,10 +174,46 @@ TEST_CASE("echo: a frame dribbled one byte per write is echoed") {
   CHECK(m.opcode == op::kText);
   CHECK(m.data == payload);
   Frame f;
-  if (controls.empty()) REQUIRE_MESSAGE(ws.ReadFrame(&f) == IoStatus::kOk, ws.error());
-  else f = controls[0];
+  if (controls.empty()) {
+    REQUIRE_MESSAGE(ws.ReadFrame(&f) == IoStatus::kOk, ws.error());
+  } else {
+    f = controls[0];
+  }
   CHECK(f.opcode == op::kPong);
   CHECK(f.payload == "pi");
+}
+
+TEST_CASE("echo: a stream of frames cut at random points is echoed whole") {
+  Server srv;
+  LL_START(srv);
+  WsClient ws;
+  REQUIRE_MESSAGE(ws.Connect(srv.port()), ws.error());
+  ws.conn().SetNoDelay();
+  std::mt19937 rng(12345);
+  std::vector<std::string> sent;
+  std::string stream;
+  for (int i = 0; i < 300; ++i) {
+    std::string payload = TextPayload(rng() % 400, uint32_t(i));
+    sent.push_back(payload);
+    if (i % 3 == 0 && payload.size() > 10) {  // every third one in two fragments
+      stream += EncodeFrame(op::kText, payload.substr(0, 10), false);
+      stream += EncodeFrame(op::kPing, "");
+      stream += EncodeFrame(op::kCont, payload.substr(10), true);
+    } else {
+      stream += EncodeFrame(op::kText, payload);
+    }
+  }
+  // Cuts of 1 to 40 bytes land inside headers, lengths and masking keys.
+  for (size_t off = 0; off < stream.size();) {
+    size_t n = std::min<size_t>(1 + rng() % 40, stream.size() - off);
+    REQUIRE(ws.SendRaw(std::string_view(stream).substr(off, n)));
+    off += n;
+  }
+  for (size_t i = 0; i < sent.size(); ++i) {
+    Message m;
+    REQUIRE_MESSAGE(ws.ReadMessage(&m) == IoStatus::kOk, "message " << i << ": " << ws.error());
+    REQUIRE_MESSAGE(m.data == sent[i], "message " << i << " differs");
+  }
 }
 
 TEST_CASE("echo: accepts a length in a longer encoding than needed") {

@@ -1,9 +1,9 @@
 // HTTP/1.1 on the plain endpoints: /healthz, /readyz, /metrics, errors,
 // keep-alive, pipelining, timeouts. Every case starts its own server and
 // speaks raw bytes to it.
-#include <doctest/doctest.h>
-
 #include <string>
+
+#include <doctest/doctest.h>
 
 #include "support/http_client.h"
 #include "support/server.h"
@@ -18,7 +18,8 @@ double SumMetric(const std::string& body, const std::string& name) {
   size_t pos = 0;
   while (pos < body.size()) {
     size_t eol = body.find('\n', pos);
-    if (eol == std::string::npos) eol = body.size();
+    if (eol == std::string::npos)
+      eol = body.size();
     std::string line = body.substr(pos, eol - pos);
     pos = eol + 1;
     if (StartsWith(line, name) && line.size() > name.size() &&
@@ -35,7 +36,8 @@ bool HasMetric(const std::string& body, const std::string& name) {
   for (size_t pos = body.find(name); pos != std::string::npos; pos = body.find(name, pos + 1)) {
     bool line_start = pos == 0 || body[pos - 1] == '\n';
     char next = pos + name.size() < body.size() ? body[pos + name.size()] : '\0';
-    if (line_start && (next == '{' || next == ' ')) return true;
+    if (line_start && (next == '{' || next == ' '))
+      return true;
   }
   return false;
 }
@@ -95,10 +97,12 @@ TEST_CASE("http: GET /metrics serves Prometheus text with longlink_ metrics") {
   size_t pos = 0;
   while (pos < r.body.size()) {
     size_t eol = r.body.find('\n', pos);
-    if (eol == std::string::npos) eol = r.body.size();
+    if (eol == std::string::npos)
+      eol = r.body.size();
     std::string line = r.body.substr(pos, eol - pos);
     pos = eol + 1;
-    if (line.empty() || line[0] == '#') continue;
+    if (line.empty() || line[0] == '#')
+      continue;
     INFO("line: " << line);
     CHECK(StartsWith(line, "longlink_"));
   }
@@ -214,8 +218,7 @@ TEST_CASE("http: pipelined requests in one write get responses in order") {
   LL_START(srv);
   HttpClient c;
   REQUIRE(c.Connect(srv.port()));
-  REQUIRE(c.Send(Request("GET", "/healthz") + Request("GET", "/nope") +
-                 Request("GET", "/readyz")));
+  REQUIRE(c.Send(Request("GET", "/healthz") + Request("GET", "/nope") + Request("GET", "/readyz")));
   const int want[] = {200, 404, 200};
   for (int w : want) {
     HttpResponse r;
@@ -236,6 +239,52 @@ TEST_CASE("http: a request split into single bytes is answered") {
   HttpResponse r;
   REQUIRE_MESSAGE(c.ReadResponse(&r), c.error());
   CHECK(r.status == 200);
+}
+
+TEST_CASE("http: a request body is skipped before the next pipelined request") {
+  Server srv;
+  LL_START(srv);
+  HttpClient c;
+  REQUIRE(c.Connect(srv.port()));
+  // The body looks like a request: if it were parsed as one, a third
+  // response would appear or the second would be wrong.
+  std::string body = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
+  REQUIRE(c.Send(Request("POST", "/also-not-here",
+                         "Content-Length: " + std::to_string(body.size()) + "\r\n", body) +
+                 Request("GET", "/healthz", "Connection: close\r\n")));
+  HttpResponse r;
+  REQUIRE_MESSAGE(c.ReadResponse(&r), c.error());
+  CHECK(r.status == 404);
+  REQUIRE_MESSAGE(c.ReadResponse(&r), c.error());
+  CHECK(r.status == 200);
+  CHECK(c.WaitClosed());
+  CHECK(c.conn().buffer().empty());
+}
+
+TEST_CASE("http: Content-Length together with Transfer-Encoding answers 400") {
+  Server srv;
+  LL_START(srv);
+  HttpClient c;
+  REQUIRE(c.Connect(srv.port()));
+  // A request-smuggling shape (RFC 9112 6.1): refuse it, then close.
+  REQUIRE(c.Send(Request("POST", "/healthz", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                         "0\r\n\r\n")));
+  HttpResponse r;
+  REQUIRE_MESSAGE(c.ReadResponse(&r), c.error());
+  CHECK(r.status == 400);
+  CHECK(c.WaitClosed());
+}
+
+TEST_CASE("http: an HTTP/1.0 request is answered and the connection closed") {
+  Server srv;
+  LL_START(srv);
+  HttpClient c;
+  REQUIRE(c.Connect(srv.port()));
+  REQUIRE(c.Send("GET /healthz HTTP/1.0\r\n\r\n"));
+  HttpResponse r;
+  REQUIRE_MESSAGE(c.ReadResponse(&r), c.error());
+  CHECK(r.status == 200);
+  CHECK(c.WaitClosed());
 }
 
 TEST_CASE("http: an unfinished request gets 408 after --request-timeout") {

@@ -1,11 +1,12 @@
 // Process lifecycle: heartbeat pings and timeouts, graceful shutdown on
 // SIGTERM/SIGINT, and the command line (--version, --help, bad flags).
-#include <doctest/doctest.h>
 #include <signal.h>
 
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "support/http_client.h"
 #include "support/server.h"
@@ -38,7 +39,8 @@ TEST_CASE("lifecycle: a connection silent for twice --heartbeat is closed with 1
   Frame f;
   for (;;) {
     REQUIRE_MESSAGE(ws.ReadFrame(&f, 6s) == IoStatus::kOk, ws.error());
-    if (f.opcode != op::kPing) break;
+    if (f.opcode != op::kPing)
+      break;
     ++pings;  // never answered
   }
   auto elapsed = Clock::now() - start;
@@ -46,7 +48,7 @@ TEST_CASE("lifecycle: a connection silent for twice --heartbeat is closed with 1
   CHECK(f.CloseCode() == 1001);
   CHECK(pings >= 1);
   CHECK(elapsed >= 1800ms);
-  CHECK(elapsed <= 3500ms);
+  CHECK(elapsed <= 4000ms);
   CHECK(ws.conn().WaitClosed(5s));
 }
 
@@ -60,10 +62,11 @@ TEST_CASE("lifecycle: answering pings keeps a connection alive past twice --hear
   while (Clock::now() < end) {
     Frame f;
     IoStatus s = ws.ReadFrame(&f, Duration(MsLeft(end)));
-    if (s == IoStatus::kTimeout) break;
+    if (s == IoStatus::kTimeout)
+      break;
     REQUIRE_MESSAGE(s == IoStatus::kOk, s << " " << ws.error());
-    REQUIRE_MESSAGE(f.opcode == op::kPing, "unexpected opcode " << int(f.opcode) << " code "
-                                                                << f.CloseCode());
+    REQUIRE_MESSAGE(f.opcode == op::kPing,
+                    "unexpected opcode " << int(f.opcode) << " code " << f.CloseCode());
     ++pings;
     REQUIRE(ws.Send(op::kPong, f.payload));
   }
@@ -86,8 +89,9 @@ void ShutdownWithOpenConnections(int sig) {
   REQUIRE(srv.Signal(sig));
   for (auto& ws : conns) {
     CHECK(ws->ReadCloseCode(5s) == 1001);
-    ws->SendClose(1001);  // a well-behaved client answers
+    ws->SendClose(1001);  // a well-behaved client answers...
     CHECK(ws->conn().WaitClosed(5s));
+    ws->conn().Close();  // ...and closes on EOF
   }
   std::optional<int> st = srv.Wait(5s);
   REQUIRE_MESSAGE(st.has_value(), "still running 5 s after the signal");
@@ -145,8 +149,8 @@ TEST_CASE("cli: --version prints to stdout and exits 0") {
 TEST_CASE("cli: --help documents the options on stdout and exits 0") {
   RunResult r = RunBinary({"--help"});
   CHECK(r.exit_code() == 0);
-  for (const char* flag : {"--listen", "--threads", "--data-dir", "--max-message", "--echo",
-                           "--heartbeat"}) {
+  for (const char* flag :
+       {"--listen", "--threads", "--data-dir", "--max-message", "--echo", "--heartbeat"}) {
     INFO("flag " << flag);
     CHECK(r.out.find(flag) != std::string::npos);
   }
@@ -173,8 +177,7 @@ TEST_CASE("cli: --threads abc exits non-zero with one line on stderr") {
 }
 
 TEST_CASE("cli: --max-message 12XB exits non-zero with one line on stderr") {
-  ExpectOneLineFailure({"--max-message", "12XB", "--storage", "memory", "--listen",
-                        "127.0.0.1:0"});
+  ExpectOneLineFailure({"--max-message", "12XB", "--storage", "memory", "--listen", "127.0.0.1:0"});
 }
 
 TEST_CASE("cli: --listen without a port exits non-zero with one line on stderr") {
@@ -182,13 +185,19 @@ TEST_CASE("cli: --listen without a port exits non-zero with one line on stderr")
 }
 
 TEST_CASE("cli: bad values of enumerated options exit non-zero with one line on stderr") {
-  for (auto [flag, value] : {std::pair{"--storage", "floppy"}, std::pair{"--auth", "maybe"},
-                             std::pair{"--fsync", "sometimes"}, std::pair{"--log-level", "loud"},
-                             std::pair{"--heartbeat", "soon"}}) {
+  const char* bad[][2] = {{"--storage", "floppy"},
+                          {"--auth", "maybe"},
+                          {"--fsync", "sometimes"},
+                          {"--log-level", "loud"},
+                          {"--heartbeat", "soon"}};
+  for (const auto& fv : bad) {
+    std::string flag = fv[0], value = fv[1];
     INFO("flag " << flag << " " << value);
     std::vector<std::string> args = {flag, value, "--listen", "127.0.0.1:0"};
-    if (std::string(flag) != "--auth") args.insert(args.end(), {"--auth", "none"});
-    if (std::string(flag) != "--storage") args.insert(args.end(), {"--storage", "memory"});
+    if (flag != "--auth")
+      args.insert(args.end(), {"--auth", "none"});
+    if (flag != "--storage")
+      args.insert(args.end(), {"--storage", "memory"});
     ExpectOneLineFailure(args);
   }
 }

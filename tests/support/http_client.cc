@@ -9,9 +9,11 @@
 namespace longlink::test {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
+  if (a.size() != b.size())
+    return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (tolower(uint8_t(a[i])) != tolower(uint8_t(b[i]))) return false;
+    if (tolower(uint8_t(a[i])) != tolower(uint8_t(b[i])))
+      return false;
   }
   return true;
 }
@@ -22,12 +24,15 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 
 std::string HttpResponse::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (EqualsIgnoreCase(k, name)) return v;
+    if (EqualsIgnoreCase(k, name))
+      return v;
   }
   return {};
 }
 
-bool HttpResponse::HasHeader(std::string_view name) const { return HeaderCount(name) > 0; }
+bool HttpResponse::HasHeader(std::string_view name) const {
+  return HeaderCount(name) > 0;
+}
 
 int HttpResponse::HeaderCount(std::string_view name) const {
   int n = 0;
@@ -47,8 +52,8 @@ bool ParseHead(const std::string& head, HttpResponse* r, std::string* err) {
   size_t eol = head.find("\r\n");
   std::string_view line(head.data(), eol);
   if (!StartsWith(line, "HTTP/1.") || line.size() < 12 || line[8] != ' ' ||
-      !isdigit(uint8_t(line[9])) || !isdigit(uint8_t(line[10])) ||
-      !isdigit(uint8_t(line[11])) || (line.size() > 12 && line[12] != ' ')) {
+      !isdigit(uint8_t(line[9])) || !isdigit(uint8_t(line[10])) || !isdigit(uint8_t(line[11])) ||
+      (line.size() > 12 && line[12] != ' ')) {
     *err = "bad status line: " + std::string(line);
     return false;
   }
@@ -58,7 +63,8 @@ bool ParseHead(const std::string& head, HttpResponse* r, std::string* err) {
   size_t pos = eol + 2;
   while (pos < head.size()) {
     size_t end = head.find("\r\n", pos);
-    if (end == pos) break;  // the empty line
+    if (end == pos)
+      break;  // the empty line
     std::string_view h(head.data() + pos, end - pos);
     size_t colon = h.find(':');
     if (colon == std::string_view::npos || colon == 0) {
@@ -80,11 +86,13 @@ bool HttpClient::ReadResponse(HttpResponse* out, bool head_request, Duration tim
   IoStatus s = conn_.ReadUntil("\r\n\r\n", &head, timeout);
   if (s != IoStatus::kOk) {
     error_ = "reading the response head: " + std::string(s == IoStatus::kEof ? "eof" : "timeout");
-    if (!conn_.buffer().empty()) error_ += " after partial: " + conn_.buffer();
+    if (!conn_.buffer().empty())
+      error_ += " after partial: " + conn_.buffer();
     return false;
   }
   out->raw_head = head;
-  if (!ParseHead(head, out, &error_)) return false;
+  if (!ParseHead(head, out, &error_))
+    return false;
   if (head_request || out->status / 100 == 1 || out->status == 204 || out->status == 304) {
     return true;
   }
@@ -133,7 +141,8 @@ bool HttpClient::ReadChunked(std::string* body, Clock::time_point deadline) {
           error_ = "chunked trailer";
           return false;
         }
-        if (line == "\r\n") return true;
+        if (line == "\r\n")
+          return true;
       }
     }
     if (conn_.FillTo(n + 2, deadline) != IoStatus::kOk) {
@@ -156,10 +165,12 @@ std::string Request(std::string_view method, std::string_view target, std::strin
 bool Fetch(uint16_t port, std::string_view method, std::string_view target, HttpResponse* out,
            std::string_view extra, std::string_view body) {
   HttpClient c;
-  if (!c.Connect(port)) return false;
+  if (!c.Connect(port))
+    return false;
   std::string headers(extra);
   headers += "Connection: close\r\n";
-  if (!c.Send(Request(method, target, headers, body))) return false;
+  if (!c.Send(Request(method, target, headers, body)))
+    return false;
   return c.ReadResponse(out, method == "HEAD");
 }
 

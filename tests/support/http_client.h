@@ -36,8 +36,7 @@ class HttpClient {
   // Reads one response. `head_request`: the response to a HEAD has no body.
   // False on timeout, EOF before a whole response, or a malformed response
   // (reason in error()).
-  bool ReadResponse(HttpResponse* out, bool head_request = false,
-                    Duration timeout = kIoTimeout);
+  bool ReadResponse(HttpResponse* out, bool head_request = false, Duration timeout = kIoTimeout);
   bool WaitClosed(Duration timeout = kIoTimeout) { return conn_.WaitClosed(timeout); }
   TcpConn& conn() { return conn_; }
   const std::string& error() const { return error_; }
@@ -50,8 +49,8 @@ class HttpClient {
 
 // Builds "<method> <target> HTTP/1.1\r\nHost: 127.0.0.1\r\n<extra>\r\n<body>";
 // `extra` is zero or more header lines each ending in "\r\n".
-std::string Request(std::string_view method, std::string_view target,
-                    std::string_view extra = {}, std::string_view body = {});
+std::string Request(std::string_view method, std::string_view target, std::string_view extra = {},
+                    std::string_view body = {});
 
 // One request on a fresh connection (with Connection: close). False if the
 // connection or the response failed.

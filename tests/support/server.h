@@ -1,11 +1,13 @@
-// Server: runs the real longlink binary (LL_BINARY) for one integration test.
-// It adds `--listen 127.0.0.1:0` (unless the test passes its own --listen) and
-// a fresh temporary `--data-dir`, captures stderr through a pipe drained by a
-// background thread (so the server never blocks on a full pipe), and learns
-// the port from the "listening on 127.0.0.1:<port>" log line. The destructor
-// kills a still-running server with SIGKILL, reaps it, and removes the data
-// directory. The child also gets PR_SET_PDEATHSIG, so a crashed test leaves no
-// server behind.
+// Server: runs the real longlink binary (LL_BINARY, or $LONGLINK_BINARY when
+// set) for one integration test. It adds `--listen 127.0.0.1:0` (unless the
+// test passes its own --listen) and a fresh temporary `--data-dir`, captures
+// stderr through a pipe drained by a background thread (so the server never
+// blocks on a full pipe), and learns the port from the "listening on
+// 127.0.0.1:<port>" log line. The destructor stops a still-running server
+// with SIGTERM and checks (doctest CHECK) that it exits 0 within 10 s, else
+// kills it with SIGKILL; then it removes the data directory. Declare clients
+// after the Server so they close first. The child also gets
+// PR_SET_PDEATHSIG, so a crashed test leaves no server behind.
 #pragma once
 
 #include <sys/types.h>
@@ -69,7 +71,7 @@ class Server {
   std::thread reader_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  std::string stderr_;  // guarded by mu_
+  std::string stderr_;       // guarded by mu_
   bool stderr_eof_ = false;  // guarded by mu_
 };
 
@@ -99,6 +101,6 @@ int CountLines(std::string_view s);
 
 // Starts `srv` or fails the test with its stderr, then attaches its stderr to
 // later failures in the scope.
-#define LL_START(srv)                                  \
-  REQUIRE_MESSAGE((srv).Start(), (srv).error());       \
+#define LL_START(srv)                            \
+  REQUIRE_MESSAGE((srv).Start(), (srv).error()); \
   LL_SERVER_INFO(srv)

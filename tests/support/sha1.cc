@@ -7,13 +7,15 @@
 namespace longlink::test {
 namespace {
 
-uint32_t Rol(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+uint32_t Rol(uint32_t x, int n) {
+  return (x << n) | (x >> (32 - n));
+}
 
 void Block(const uint8_t* p, uint32_t h[5]) {
   uint32_t w[80];
   for (int i = 0; i < 16; ++i) {
-    w[i] = uint32_t(p[4 * i]) << 24 | uint32_t(p[4 * i + 1]) << 16 |
-           uint32_t(p[4 * i + 2]) << 8 | uint32_t(p[4 * i + 3]);
+    w[i] = uint32_t(p[4 * i]) << 24 | uint32_t(p[4 * i + 1]) << 16 | uint32_t(p[4 * i + 2]) << 8 |
+           uint32_t(p[4 * i + 3]);
   }
   for (int i = 16; i < 80; ++i) w[i] = Rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
   uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
@@ -66,7 +68,8 @@ std::string Base64(std::string_view data) {
   size_t rest = data.size() - i;
   if (rest > 0) {
     uint32_t v = uint32_t(uint8_t(data[i])) << 16;
-    if (rest == 2) v |= uint32_t(uint8_t(data[i + 1])) << 8;
+    if (rest == 2)
+      v |= uint32_t(uint8_t(data[i + 1])) << 8;
     out.push_back(kAlphabet[(v >> 18) & 63]);
     out.push_back(kAlphabet[(v >> 12) & 63]);
     out.push_back(rest == 2 ? kAlphabet[(v >> 6) & 63] : '=');

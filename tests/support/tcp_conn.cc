@@ -17,10 +17,14 @@ namespace longlink::test {
 
 std::ostream& operator<<(std::ostream& os, IoStatus s) {
   switch (s) {
-    case IoStatus::kOk: return os << "ok";
-    case IoStatus::kEof: return os << "eof";
-    case IoStatus::kTimeout: return os << "timeout";
-    case IoStatus::kError: return os << "error";
+    case IoStatus::kOk:
+      return os << "ok";
+    case IoStatus::kEof:
+      return os << "eof";
+    case IoStatus::kTimeout:
+      return os << "timeout";
+    case IoStatus::kError:
+      return os << "error";
   }
   return os << "?";
 }
@@ -32,17 +36,22 @@ int MsLeft(Clock::time_point deadline) {
 
 long RaiseFdLimit() {
   rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return -1;
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
   getrlimit(RLIMIT_NOFILE, &rl);
   return long(rl.rlim_cur);
 }
 
-TcpConn::~TcpConn() { Close(); }
+TcpConn::~TcpConn() {
+  Close();
+}
 
 TcpConn::TcpConn(TcpConn&& other) noexcept
-    : fd_(other.fd_), reset_(other.reset_), in_(std::move(other.in_)),
+    : fd_(other.fd_),
+      reset_(other.reset_),
+      in_(std::move(other.in_)),
       error_(std::move(other.error_)) {
   other.fd_ = -1;
 }
@@ -98,33 +107,40 @@ void TcpConn::SetNoDelay() {
 
 long TcpConn::TrySend(std::string_view data) {
   ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-  if (n >= 0) return long(n);
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
+  if (n >= 0)
+    return long(n);
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    return 0;
   error_ = std::string("send: ") + strerror(errno);
   return -1;
 }
 
 bool TcpConn::SendAll(std::string_view data, Duration timeout) {
-  if (fd_ < 0) return false;
+  if (fd_ < 0)
+    return false;
   auto deadline = Clock::now() + timeout;
   while (!data.empty()) {
     long n = TrySend(data);
-    if (n < 0) return false;
+    if (n < 0)
+      return false;
     data.remove_prefix(size_t(n));
-    if (data.empty()) break;
+    if (data.empty())
+      break;
     pollfd p{fd_, POLLOUT, 0};
     int r = poll(&p, 1, MsLeft(deadline));
     if (r == 0) {
       error_ = "send: timeout";
       return false;
     }
-    if (r < 0 && errno != EINTR) return false;
+    if (r < 0 && errno != EINTR)
+      return false;
   }
   return true;
 }
 
 IoStatus TcpConn::Fill(Clock::time_point deadline) {
-  if (fd_ < 0) return IoStatus::kError;
+  if (fd_ < 0)
+    return IoStatus::kError;
   char buf[65536];
   for (;;) {
     ssize_t n = recv(fd_, buf, sizeof(buf), 0);
@@ -132,7 +148,8 @@ IoStatus TcpConn::Fill(Clock::time_point deadline) {
       in_.append(buf, size_t(n));
       return IoStatus::kOk;
     }
-    if (n == 0) return IoStatus::kEof;
+    if (n == 0)
+      return IoStatus::kEof;
     if (errno == ECONNRESET) {
       reset_ = true;
       return IoStatus::kEof;
@@ -143,15 +160,18 @@ IoStatus TcpConn::Fill(Clock::time_point deadline) {
     }
     pollfd p{fd_, POLLIN, 0};
     int r = poll(&p, 1, MsLeft(deadline));
-    if (r == 0) return IoStatus::kTimeout;
-    if (r < 0 && errno != EINTR) return IoStatus::kError;
+    if (r == 0)
+      return IoStatus::kTimeout;
+    if (r < 0 && errno != EINTR)
+      return IoStatus::kError;
   }
 }
 
 IoStatus TcpConn::FillTo(size_t n, Clock::time_point deadline) {
   while (in_.size() < n) {
     IoStatus s = Fill(deadline);
-    if (s != IoStatus::kOk) return s;
+    if (s != IoStatus::kOk)
+      return s;
   }
   return IoStatus::kOk;
 }
@@ -168,7 +188,8 @@ IoStatus TcpConn::ReadUntil(std::string_view delim, std::string* out, Duration t
     }
     from = in_.size() >= delim.size() ? in_.size() - delim.size() + 1 : 0;
     IoStatus s = Fill(deadline);
-    if (s != IoStatus::kOk) return s;
+    if (s != IoStatus::kOk)
+      return s;
   }
 }
 
@@ -176,13 +197,16 @@ bool TcpConn::WaitClosed(Duration timeout) {
   auto deadline = Clock::now() + timeout;
   for (;;) {
     IoStatus s = Fill(deadline);
-    if (s == IoStatus::kEof) return true;
-    if (s != IoStatus::kOk) return false;
+    if (s == IoStatus::kEof)
+      return true;
+    if (s != IoStatus::kOk)
+      return false;
   }
 }
 
 void TcpConn::ShutdownWrite() {
-  if (fd_ >= 0) shutdown(fd_, SHUT_WR);
+  if (fd_ >= 0)
+    shutdown(fd_, SHUT_WR);
 }
 
 void TcpConn::Close() {

@@ -18,12 +18,14 @@ bool HasToken(std::string_view list, std::string_view token) {
   size_t pos = 0;
   while (pos <= list.size()) {
     size_t comma = list.find(',', pos);
-    std::string_view item = list.substr(pos, comma == std::string_view::npos ? list.npos
-                                                                              : comma - pos);
+    std::string_view item =
+        list.substr(pos, comma == std::string_view::npos ? list.npos : comma - pos);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (EqualsIgnoreCase(item, token)) return true;
-    if (comma == std::string_view::npos) break;
+    if (EqualsIgnoreCase(item, token))
+      return true;
+    if (comma == std::string_view::npos)
+      break;
     pos = comma + 1;
   }
   return false;
@@ -31,12 +33,48 @@ bool HasToken(std::string_view list, std::string_view token) {
 
 }  // namespace
 
+bool IsUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    uint8_t c = uint8_t(s[i]);
+    int n;
+    uint32_t cp, min;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size())
+      return false;  // truncated sequence
+    for (int k = 1; k <= n; ++k) {
+      uint8_t cc = uint8_t(s[i + k]);
+      if ((cc & 0xC0) != 0x80)
+        return false;
+      cp = cp << 6 | (cc & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 int Frame::CloseCode() const {
-  if (payload.size() < 2) return 1005;
+  if (payload.size() < 2)
+    return 1005;
   return uint8_t(payload[0]) << 8 | uint8_t(payload[1]);
 }
 
-std::string Frame::CloseReason() const { return payload.size() > 2 ? payload.substr(2) : ""; }
+std::string Frame::CloseReason() const {
+  return payload.size() > 2 ? payload.substr(2) : "";
+}
 
 std::string EncodeFrame(uint8_t opcode, std::string_view payload, bool fin, bool mask,
                         uint8_t rsv) {
@@ -95,7 +133,9 @@ std::string TextPayload(size_t n, uint32_t seed) {
   return s;
 }
 
-std::string NewKey() { return Base64(RandomBytes(16)); }
+std::string NewKey() {
+  return Base64(RandomBytes(16));
+}
 
 std::string UpgradeHeaders(std::string_view key) {
   std::string h = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ";
@@ -159,7 +199,8 @@ bool WsClient::SendClose(uint16_t code, std::string_view reason) {
 }
 
 bool WsClient::SendRaw(std::string_view bytes, Duration timeout) {
-  if (conn_.SendAll(bytes, timeout)) return true;
+  if (conn_.SendAll(bytes, timeout))
+    return true;
   error_ = conn_.error();
   return false;
 }
@@ -167,10 +208,12 @@ bool WsClient::SendRaw(std::string_view bytes, Duration timeout) {
 IoStatus WsClient::ReadFrame(Frame* f, Duration timeout) {
   auto deadline = Clock::now() + timeout;
   IoStatus s = conn_.FillTo(2, deadline);
-  if (s != IoStatus::kOk) return s;
+  if (s != IoStatus::kOk)
+    return s;
   std::string& b = conn_.buffer();
   uint8_t b0 = uint8_t(b[0]), b1 = uint8_t(b[1]);
-  if (b1 & 0x80) return Fail("server frame is masked");
+  if (b1 & 0x80)
+    return Fail("server frame is masked");
   uint64_t len = b1 & 0x7F;
   size_t hdr = 2;
   if (len == 126) {
@@ -178,29 +221,46 @@ IoStatus WsClient::ReadFrame(Frame* f, Duration timeout) {
   } else if (len == 127) {
     hdr = 10;
   }
-  if ((s = conn_.FillTo(hdr, deadline)) != IoStatus::kOk) return s;
+  if ((s = conn_.FillTo(hdr, deadline)) != IoStatus::kOk)
+    return s;
   if (hdr == 4) {
     len = uint64_t(uint8_t(b[2])) << 8 | uint8_t(b[3]);
-    if (len < 126) return Fail("server frame uses a non-minimal 16-bit length");
+    if (len < 126)
+      return Fail("server frame uses a non-minimal 16-bit length");
   } else if (hdr == 10) {
     len = 0;
     for (int i = 0; i < 8; ++i) len = len << 8 | uint8_t(b[2 + i]);
-    if (len >> 63) return Fail("server frame length has the top bit set");
-    if (len <= 0xFFFF) return Fail("server frame uses a non-minimal 64-bit length");
+    if (len >> 63)
+      return Fail("server frame length has the top bit set");
+    if (len <= 0xFFFF)
+      return Fail("server frame uses a non-minimal 64-bit length");
   }
   f->fin = b0 & 0x80;
   f->rsv = b0 & 0x70;
   f->opcode = b0 & 0x0F;
-  if (f->rsv) return Fail("server frame has RSV bits set");
+  if (f->rsv)
+    return Fail("server frame has RSV bits set");
   if (f->opcode > 2 && (f->opcode < 8 || f->opcode > 10)) {
     return Fail("server frame has reserved opcode " + std::to_string(f->opcode));
   }
   if (f->opcode >= 8 && (!f->fin || len > 125)) {
     return Fail("server control frame fragmented or over 125 bytes");
   }
-  if ((s = conn_.FillTo(hdr + len, deadline)) != IoStatus::kOk) return s;
+  if ((s = conn_.FillTo(hdr + len, deadline)) != IoStatus::kOk)
+    return s;
   f->payload.assign(b, hdr, len);
   b.erase(0, hdr + len);
+  if (f->opcode == op::kClose && !f->payload.empty()) {
+    int code = f->CloseCode();
+    bool valid_code = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+                      (code >= 3000 && code <= 4999);
+    if (f->payload.size() == 1 || !valid_code) {
+      return Fail("server close frame with an invalid payload (code " + std::to_string(code) +
+                  ", " + std::to_string(f->payload.size()) + " bytes)");
+    }
+    if (!IsUtf8(f->CloseReason()))
+      return Fail("server close reason is not UTF-8");
+  }
   return IoStatus::kOk;
 }
 
@@ -209,7 +269,8 @@ IoStatus WsClient::ReadMessage(Message* m, Duration timeout, std::vector<Frame>*
   Frame f;
   for (;;) {
     IoStatus s = ReadFrame(&f, Duration(MsLeft(deadline)));
-    if (s != IoStatus::kOk) return s;
+    if (s != IoStatus::kOk)
+      return s;
     if (f.opcode == op::kClose) {
       m->opcode = op::kClose;
       m->data = std::move(f.payload);
@@ -217,13 +278,16 @@ IoStatus WsClient::ReadMessage(Message* m, Duration timeout, std::vector<Frame>*
       return IoStatus::kOk;
     }
     if (f.opcode >= 8) {
-      if (controls) controls->push_back(std::move(f));
+      if (controls)
+        controls->push_back(std::move(f));
       continue;
     }
     if (f.opcode == op::kCont) {
-      if (partial_opcode_ == 0) return Fail("server sent a continuation without a start");
+      if (partial_opcode_ == 0)
+        return Fail("server sent a continuation without a start");
     } else {
-      if (partial_opcode_ != 0) return Fail("server started a message inside another");
+      if (partial_opcode_ != 0)
+        return Fail("server started a message inside another");
       partial_opcode_ = f.opcode;
       partial_.clear();
       partial_frames_ = 0;
@@ -246,9 +310,12 @@ int WsClient::ReadCloseCode(Duration timeout, size_t* skipped) {
   Frame f;
   for (;;) {
     IoStatus s = ReadFrame(&f, Duration(MsLeft(deadline)));
-    if (s == IoStatus::kEof) return kNoCloseEof;
-    if (s == IoStatus::kTimeout) return kNoCloseTimeout;
-    if (s != IoStatus::kOk) return kNoCloseBadFrame;
+    if (s == IoStatus::kEof)
+      return kNoCloseEof;
+    if (s == IoStatus::kTimeout)
+      return kNoCloseTimeout;
+    if (s != IoStatus::kOk)
+      return kNoCloseBadFrame;
     if (f.opcode == op::kClose) {
       if (f.payload.size() == 1) {
         error_ = "server close frame with a 1-byte payload";
@@ -256,7 +323,8 @@ int WsClient::ReadCloseCode(Duration timeout, size_t* skipped) {
       }
       return f.CloseCode();
     }
-    if (skipped && f.opcode < 8) *skipped += f.payload.size();
+    if (skipped && f.opcode < 8)
+      *skipped += f.payload.size();
   }
 }
 
@@ -267,12 +335,17 @@ bool WsClient::ExpectEof(Duration timeout) {
     error_ = std::to_string(conn_.buffer().size() - before) + " bytes after the close frame";
     return false;
   }
-  if (!closed) error_ = "TCP not closed in time";
-  return closed;
+  if (!closed) {
+    error_ = "TCP not closed in time";
+    return false;
+  }
+  conn_.Close();
+  return true;
 }
 
 bool WsClient::Echo(uint8_t opcode, std::string_view payload, Duration timeout) {
-  if (!Send(opcode, payload)) return false;
+  if (!Send(opcode, payload))
+    return false;
   Message m;
   IoStatus s = ReadMessage(&m, timeout);
   if (s != IoStatus::kOk) {

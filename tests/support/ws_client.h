@@ -3,7 +3,8 @@
 // src/ws, so a framer bug shared by server and tests cannot pass unnoticed,
 // and it is strict about what the server sends: server frames must be
 // unmasked, use the minimal length encoding, have no RSV bits, a known
-// opcode, and control frames must be final with at most 125 bytes. A frame
+// opcode, control frames must be final with at most 125 bytes, and a close
+// payload must be empty or a code allowed on the wire plus a UTF-8 reason. A frame
 // breaking any of these is reported as IoStatus::kError with the reason in
 // error(). Every read has a timeout (default 5 s).
 #pragma once
@@ -19,14 +20,13 @@
 namespace longlink::test {
 
 namespace op {
-constexpr uint8_t kCont = 0x0, kText = 0x1, kBinary = 0x2, kClose = 0x8, kPing = 0x9,
-                  kPong = 0xA;
+constexpr uint8_t kCont = 0x0, kText = 0x1, kBinary = 0x2, kClose = 0x8, kPing = 0x9, kPong = 0xA;
 }
 
 // Close "codes" that are not codes: what ReadCloseCode returns instead.
-constexpr int kNoCloseEof = -1;      // TCP closed without a close frame
-constexpr int kNoCloseTimeout = -2;  // nothing within the timeout
-constexpr int kNoCloseBadFrame = -3; // the server sent an invalid frame
+constexpr int kNoCloseEof = -1;       // TCP closed without a close frame
+constexpr int kNoCloseTimeout = -2;   // nothing within the timeout
+constexpr int kNoCloseBadFrame = -3;  // the server sent an invalid frame
 
 struct Frame {
   bool fin = true;
@@ -46,9 +46,13 @@ struct Message {
 
 // A client frame: masked with a random key unless `mask` is false.
 // `rsv` is or-ed into the first byte (e.g. 0x40 for RSV1).
-std::string EncodeFrame(uint8_t opcode, std::string_view payload, bool fin = true,
-                        bool mask = true, uint8_t rsv = 0);
+std::string EncodeFrame(uint8_t opcode, std::string_view payload, bool fin = true, bool mask = true,
+                        uint8_t rsv = 0);
 std::string ClosePayload(uint16_t code, std::string_view reason = {});
+
+// True if `s` is well-formed UTF-8 (RFC 3629: no overlongs, surrogates or
+// code points above U+10FFFF). Test-only, written apart from src/ws/utf8.
+bool IsUtf8(std::string_view s);
 
 std::string RandomBytes(size_t n);
 // n bytes of printable ASCII that differ by position and `seed`, so a
@@ -65,8 +69,8 @@ class WsClient {
   // "Upgrade: websocket", a "Connection: upgrade" token and the right
   // Sec-WebSocket-Accept. `extra_headers`: more request header lines;
   // `trailing`: bytes sent in the same write right after the request.
-  bool Connect(uint16_t port, std::string_view path = "/echo",
-               std::string_view extra_headers = {}, std::string_view trailing = {});
+  bool Connect(uint16_t port, std::string_view path = "/echo", std::string_view extra_headers = {},
+               std::string_view trailing = {});
   const HttpResponse& response() const { return response_; }
 
   bool Send(uint8_t opcode, std::string_view payload, bool fin = true);
@@ -87,7 +91,8 @@ class WsClient {
   // one of kNoClose*. `skipped` (optional) gets the data bytes skipped.
   int ReadCloseCode(Duration timeout = kIoTimeout, size_t* skipped = nullptr);
   // True if the server closes TCP within the timeout without sending any
-  // more bytes.
+  // more bytes. Then closes our socket too, as a client does on EOF (the
+  // server may linger until it sees our FIN).
   bool ExpectEof(Duration timeout = kIoTimeout);
   // Sends `payload` and expects the same message back. False with error().
   bool Echo(uint8_t opcode, std::string_view payload, Duration timeout = kIoTimeout);
