@@ -20,4 +20,8 @@ ParseOutcome ParseFlags(int argc, char** argv, server::Config* cfg);
 
 extern const char* const kVersion;
 
+// `longlink token --user U [--ttl 1h] [--jwt-secret-file F]`: prints a JWT
+// signed with the configured secret and a newline; returns the exit code.
+int RunTokenCommand(int argc, char** argv);
+
 }  // namespace longlink::cli

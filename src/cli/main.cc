@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <cstdio>
+#include <string_view>
 
 #include "base/log.h"
 #include "cli/flags.h"
@@ -37,6 +38,9 @@ void OnSignal(uv_signal_t* h, int signum) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "token") {
+    return longlink::cli::RunTokenCommand(argc - 1, argv + 1);
+  }
   longlink::server::Config cfg;
   auto outcome = longlink::cli::ParseFlags(argc, argv, &cfg);
   if (outcome.exit_now) return outcome.code;

@@ -45,6 +45,10 @@ class Mailbox {
   // Items still queued are delivered by a final Drain() first.
   void Close();
 
+  // Owner thread: the async handle stops keeping the loop alive (a stopping
+  // shard lets uv_run return while others may still post to it).
+  void Unref() { uv_unref(reinterpret_cast<uv_handle_t*>(&async_)); }
+
   // Approximate number of items posted and not yet delivered (for /metrics).
   uint64_t depth() const;
 

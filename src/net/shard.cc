@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
 
 #include "base/assert.h"
@@ -19,7 +20,6 @@ namespace {
 enum : int { kMsgStop = -1 };
 constexpr int kMaxIov = 64;
 constexpr int kAcceptBatch = 128;
-constexpr size_t kReadPadding = 64;
 
 inline Connection* FromPoll(uv_poll_t* h) {
   return reinterpret_cast<Connection*>(reinterpret_cast<char*>(h) - offsetof(Connection, poll));
@@ -44,8 +44,10 @@ Shard::~Shard() {
   std::free(cork_buf_);
 }
 
-void Shard::Start(ShardHandler* handler, int listen_fd) {
+void Shard::Start(ShardHandler* handler, int listen_fd, std::atomic<int>* stopped, int total) {
   handler_ = handler;
+  stopped_count_ = stopped;
+  total_shards_ = total;
   thread_ = std::thread([this, listen_fd] { Run(listen_fd); });
 }
 
@@ -73,7 +75,16 @@ void Shard::Run(int listen_fd) {
 
   uv_run(&loop_, UV_RUN_DEFAULT);
 
-  // Every handle is closed by BeginStop/Tick; run until the loop can close.
+  // Quiesced (see Tick). Wait until every shard is, so that nobody posts to
+  // our mailbox any more; then drop what is still queued, close, finish.
+  if (stopped_count_ != nullptr) {
+    stopped_count_->fetch_add(1, std::memory_order_acq_rel);
+    while (stopped_count_->load(std::memory_order_acquire) < total_shards_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  final_drain_ = true;
+  mailbox_.Close();
   while (uv_loop_close(&loop_) == UV_EBUSY) uv_run(&loop_, UV_RUN_DEFAULT);
 }
 
@@ -226,6 +237,23 @@ void Shard::Send(Connection* c, const iovec* iov, int n) {
   MarkDirty(c);
 }
 
+void Shard::SendShared(Connection* c, const uint8_t* head, size_t head_len, SharedBuf* buf) {
+  if (c->closed() || (c->flags & (Connection::kShutdownPending | Connection::kLingering))) return;
+  bool queued = c->out != nullptr && !c->out->empty();
+  if (!queued && (corked_ == c || buf->len <= 256)) {
+    // Small, or inside a read: copying into the cork or queue is cheaper
+    // than a reference.
+    iovec v[2] = {{const_cast<uint8_t*>(head), head_len}, {buf->data, buf->len}};
+    Send(c, v, 2);
+    return;
+  }
+  if (c->out == nullptr) c->out = new OutQueue();
+  c->out->Append(head, head_len);
+  c->out->AppendShared(buf, 0, buf->len);
+  metrics_.outbuf_bytes.Add(head_len + buf->len);
+  if (!queued) MarkDirty(c);
+}
+
 // Writes iov now; whatever the socket does not take goes to c->out.
 // Returns false if the connection failed.
 bool Shard::WriteNow(Connection* c, const iovec* iov, int n, size_t total) {
@@ -339,6 +367,7 @@ void Shard::MarkDirty(Connection* c) {
 
 void Shard::OnPrepare(uv_prepare_t* h) {
   auto* self = static_cast<Shard*>(h->data);
+  self->handler_->OnLoopEnd();
   // Flush may add nothing to dirty_ (it only writes), so one pass suffices.
   for (size_t i = 0; i < self->dirty_.size(); i++) {
     Connection* c = self->dirty_[i];
@@ -413,13 +442,17 @@ void Shard::Tick() {
       handler_->OnTick(c, now);
     }
   });
-  if (stopping_ && conn_count_ == 0) {
+  if (stopping_ && conn_count_ == 0 && !quiesced_) {
     // Everything is closed: close our own handles and let uv_run return.
+    // The mailbox stays open (unreferenced) until every shard is here.
+    quiesced_ = true;
+    handler_->OnQuiesce();
+    handler_->OnLoopEnd();
     uv_timer_stop(&tick_timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&accept_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
-    mailbox_.Close();
+    mailbox_.Unref();
   }
 }
 
@@ -427,7 +460,9 @@ void Shard::OnMailbox(ShardMsg* items, void* arg) {
   auto* self = static_cast<Shard*>(arg);
   while (items != nullptr) {
     ShardMsg* next = items->mailbox_next;
-    if (items->kind == kMsgStop) {
+    if (self->final_drain_) {
+      delete items;  // the server is stopping: nobody is left to act on it
+    } else if (items->kind == kMsgStop) {
       delete items;
       self->BeginStop();
     } else {

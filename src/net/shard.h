@@ -58,6 +58,12 @@ class ShardHandler {
   virtual void OnMessage(ShardMsg* msg) = 0;  // takes ownership
   // The shard stops: close every connection gracefully (Shard::ForEach).
   virtual void OnShutdown() = 0;
+  // Every connection is closed and the loop is about to end: close any
+  // handles of the handler's own (posting to other shards is still allowed).
+  virtual void OnQuiesce() {}
+  // Once per loop turn, before queued output is flushed and the loop blocks
+  // (to post batched cross-shard messages).
+  virtual void OnLoopEnd() {}
 };
 
 struct ShardOptions {
@@ -77,13 +83,18 @@ class Shard {
   Shard& operator=(const Shard&) = delete;
 
   // Starts the thread, which runs until Stop() completes. Any thread.
-  void Start(ShardHandler* handler, int listen_fd);
+  // `stopped` counts the shards that finished their connections; a shard
+  // closes its mailbox only once all `total` have, since until then another
+  // shard may still post to it.
+  void Start(ShardHandler* handler, int listen_fd, std::atomic<int>* stopped = nullptr,
+             int total = 1);
   // Asks the shard to stop (posted to its mailbox). Any thread.
   void Stop();
   void Join();
   // Any thread: posts a message to this shard; the handler's OnMessage runs
   // on the shard's thread.
   void Post(ShardMsg* msg) { mailbox_.Post(msg); }
+  Mailbox<ShardMsg>& mailbox() { return mailbox_; }
 
   int id() const { return id_; }                   // any thread
   bool listening() const { return listening_.load(std::memory_order_acquire); }  // any thread
@@ -97,6 +108,16 @@ class Shard {
     iovec v{const_cast<void*>(data), len};
     Send(c, &v, 1);
   }
+  // Sends `head` (copied) followed by `buf` (shared: queued by reference, so
+  // one frame built for many connections is never copied per connection).
+  void SendShared(Connection* c, const uint8_t* head, size_t head_len, SharedBuf* buf);
+  // How many bytes from `p` on may be read: to the end of the read buffer's
+  // padding when `p` points into it, else 0.
+  size_t ReadableFrom(const uint8_t* p) const {
+    if (p < read_buf_ || p >= read_buf_ + opts_.read_buffer) return 0;
+    return size_t(read_buf_ + opts_.read_buffer + kReadPadding - p);
+  }
+  static constexpr size_t kReadPadding = 64;
   // Stops accepting output, writes what is queued (for at most drain_ms),
   // then shuts the write side and reads until the peer closes or linger_ms
   // passes (a lingering close: a peer that is still sending gets our last
@@ -148,6 +169,10 @@ class Shard {
   std::thread thread_;
   std::atomic<bool> listening_{false};
   bool stopping_ = false;
+  bool quiesced_ = false;
+  bool final_drain_ = false;
+  std::atomic<int>* stopped_count_ = nullptr;
+  int total_shards_ = 1;
   uint64_t stop_started_ms_ = 0;
 
   uint8_t* read_buf_ = nullptr;

@@ -61,6 +61,14 @@ class Histogram {
   X(overloaded_total, counter, "Upgrades refused over --max-conns")                \
   X(request_timeouts_total, counter, "HTTP requests timed out (408)")              \
   X(outbuf_bytes, gauge, "Bytes queued and not yet written")                       \
+  X(sessions, gauge, "Sessions that said hello")                                   \
+  X(messages_in_total, counter, "send frames received")                            \
+  X(deliveries_total, counter, "Frames pushed to connections (msg, receipt)")      \
+  X(rate_limited_total, counter, "Frames dropped by the rate limit")               \
+  X(rate_limit_closes_total, counter, "Connections closed for rate abuse (4029)")  \
+  X(hello_timeouts_total, counter, "Connections closed without hello (4002)")      \
+  X(redeliveries_total, gauge, "Pushes sent again for want of a recv")             \
+  X(acks_pending, gauge, "Pushes waiting for a recv")                              \
   X(mailbox_depth, gauge, "Items waiting in the shard mailbox")
 
 struct ShardMetrics {

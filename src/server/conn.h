@@ -1,7 +1,8 @@
 // Conn: one client connection as the protocol layer sees it. It starts as an
 // HTTP connection (a heap HttpState with the request parser) and may become a
 // WebSocket (a ws::Receiver in place of the pointer). An idle WebSocket is
-// this object alone: 224 bytes, the transport's 176 plus the receiver's 48.
+// this object alone: 224 bytes, the transport's 176, the receiver's 40 and a
+// pointer to the messaging session state.
 #pragma once
 
 #include <cstdint>
@@ -10,10 +11,12 @@
 #include "net/connection.h"
 #include "http/request_parser.h"
 #include "ws/receiver.h"
+#include "core/hub.h"
+#include "core/rate_limiter.h"
 
 namespace longlink::server {
 
-enum ConnKind : uint8_t { kHttp = 0, kEcho = 1 };
+enum ConnKind : uint8_t { kHttp = 0, kEcho = 1, kIm = 2 };
 
 // Conn::user_flags bits for WebSockets.
 enum WsFlags : uint8_t {
@@ -26,6 +29,18 @@ struct HttpState {
   http::RequestParser parser;
   uint32_t request_started_ms = 0;
   bool timing = false;  // a request has begun and is not complete
+  // An API request waits for another shard: later pipelined bytes wait in
+  // `backlog` (reading is paused meanwhile) so responses keep their order.
+  core::ConnRef waiting;
+  bool keep_alive = true;  // of the waiting request
+  std::string backlog;
+};
+
+// A /ws connection: before hello, `session` is null.
+struct ImState {
+  core::Session* session = nullptr;
+  core::RateState rate;
+  uint32_t opened_ms = 0;
 };
 
 struct Conn : net::Connection {
@@ -36,6 +51,7 @@ struct Conn : net::Connection {
     HttpState* http;   // kind == kHttp
     ws::Receiver rx;   // kind != kHttp
   };
+  ImState* im = nullptr;  // kind == kIm
 };
 
 static_assert(sizeof(Conn) <= 224, "an idle WebSocket must stay within 224 bytes");

@@ -16,19 +16,31 @@ namespace longlink::server {
 
 namespace {
 
-enum Route : int { kRouteHealthz, kRouteReadyz, kRouteMetrics, kRouteEcho };
+enum Route : int { kRouteHealthz, kRouteReadyz, kRouteMetrics, kRouteEcho, kRouteWs, kRouteApi };
 
 }  // namespace
 
 Session::Session(Server* server, net::Shard* shard)
-    : server_(server), shard_(shard), cfg_(server->config()) {
+    : server_(server),
+      shard_(shard),
+      cfg_(server->config()),
+      parser_(std::make_unique<proto::CommandParser>(cfg_.max_body)),
+      limiter_(uint32_t(cfg_.rate)) {
   limits_.max_header_bytes = cfg_.max_header;
   limits_.max_body = cfg_.max_message;
   router_.Add(http::Method::kGet, "/healthz", kRouteHealthz);
   router_.Add(http::Method::kGet, "/readyz", kRouteReadyz);
   router_.Add(http::Method::kGet, "/metrics", kRouteMetrics);
   if (cfg_.echo) router_.Add(http::Method::kGet, "/echo", kRouteEcho);
+  router_.Add(http::Method::kGet, "/ws", kRouteWs);
+  // Every method: /api/ answers 401 before any other check (section 9).
+  for (http::Method m : {http::Method::kGet, http::Method::kPost, http::Method::kPut,
+                         http::Method::kDelete, http::Method::kOptions, http::Method::kOther}) {
+    router_.Add(m, "/api/*", kRouteApi);
+  }
 }
+
+Session::~Session() = default;
 
 net::Connection* Session::NewConnection() {
   auto* c = new Conn();
@@ -51,6 +63,12 @@ void Session::OnHttpData(Conn* c, uint8_t* data, size_t len) {
   size_t off = 0;
   while (off < len && !c->draining()) {
     HttpState* st = c->http;
+    if (st->waiting.valid()) {
+      // An API request is in flight: keep the rest for after its response.
+      st->backlog.append(reinterpret_cast<const char*>(data) + off, len - off);
+      shard_->PauseReading(c);
+      return;
+    }
     size_t used = 0;
     auto state = st->parser.Feed(reinterpret_cast<const char*>(data) + off, len - off, &used);
     off += used;
@@ -131,6 +149,13 @@ bool Session::HandleRequest(Conn* c, const http::Request& req, bool* upgraded) {
     case kRouteEcho:
       *upgraded = Upgrade(c, req, kEcho);
       return false;
+    case kRouteWs:
+      *upgraded = Upgrade(c, req, kIm);
+      return false;
+    case kRouteApi:
+      HandleApi(c, req);
+      if (c->http != nullptr && c->http->waiting.valid()) return true;  // answered later
+      return !close && !c->draining();
   }
   if (close) shard_->CloseAfterFlush(c);
   return !close;
@@ -154,6 +179,11 @@ bool Session::Upgrade(Conn* c, const http::Request& req, ConnKind kind) {
   new (&c->rx) ws::Receiver(ws::Role::kServer);
   c->kind = kind;
   c->user_flags = 0;
+  if (kind == kIm) {
+    c->im = new ImState();
+    c->im->opened_ms = shard_->now_ms();
+    limiter_.Init(&c->im->rate, c->im->opened_ms);
+  }
   shard_->metrics().ws_upgrades_total.Add();
   shard_->metrics().ws_connections.Add();
   return true;
@@ -161,6 +191,7 @@ bool Session::Upgrade(Conn* c, const http::Request& req, ConnKind kind) {
 
 void Session::TickHttp(Conn* c, uint32_t now_ms) {
   HttpState* st = c->http;
+  if (st->waiting.valid()) return;  // our answer is late, not the client
   if (st->timing) {
     if (now_ms - st->request_started_ms >= cfg_.request_timeout_s * 1000) {
       shard_->metrics().request_timeouts_total.Add();
@@ -185,16 +216,27 @@ void Session::OnTick(net::Connection* nc, uint32_t now_ms) {
 void Session::OnClosed(net::Connection* nc) {
   auto* c = static_cast<Conn*>(nc);
   if (c->is_ws()) {
+    CloseIm(c);
     c->rx.~Receiver();
     server_->RemoveSocket();
     shard_->metrics().ws_connections.Sub();
   } else {
+    if (c->http->waiting.valid()) hub_->CloseHttp(c->http->waiting);
     delete c->http;
   }
   delete c;
 }
 
-void Session::OnMessage(net::ShardMsg* msg) { delete msg; }
+void Session::OnMessage(net::ShardMsg* msg) { hub_->OnMessage(msg); }
+
+void Session::OnLoopEnd() {
+  hub_->OnLoopEnd();
+  auto& m = shard_->metrics();
+  m.acks_pending.Set(hub_->pending_pushes());
+  m.redeliveries_total.Set(hub_->redeliveries());
+}
+
+void Session::OnQuiesce() { hub_->Shutdown(); }
 
 void Session::OnShutdown() {
   shard_->ForEach([&](net::Connection* nc) {

@@ -35,7 +35,25 @@ Status Server::Start() {
     shards_.push_back(std::make_unique<net::Shard>(i, opts));
     sessions_.push_back(std::make_unique<Session>(this, shards_.back().get()));
   }
-  for (int i = 0; i < cfg_.threads; i++) shards_[i]->Start(sessions_[i].get(), fds.value()[i]);
+  core::Options copts;
+  copts.ack_timeout_ms = cfg_.ack_timeout_s * 1000;
+  copts.receipt_group_limit = cfg_.receipt_group_limit;
+  copts.heartbeat_ms = cfg_.heartbeat_s * 1000;
+  copts.max_body = cfg_.max_body;
+  std::vector<core::Hub*> hubs;
+  for (int i = 0; i < cfg_.threads; i++) {
+    hubs_.push_back(
+        std::make_unique<core::Hub>(shards_[i].get(), cfg_.threads, copts, sessions_[i].get()));
+    sessions_[i]->SetHub(hubs_.back().get());
+    hubs.push_back(hubs_.back().get());
+  }
+  for (auto& h : hubs_) h->Connect(hubs);
+  if (cfg_.auth == AuthMode::kJwt && cfg_.jwt_secret.empty()) {
+    LL_WARN("--auth jwt without a secret (--jwt-secret-file or LONGLINK_JWT_SECRET): every hello will be refused");
+  }
+  for (int i = 0; i < cfg_.threads; i++) {
+    shards_[i]->Start(sessions_[i].get(), fds.value()[i], &stopped_shards_, cfg_.threads);
+  }
   while (!ready()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   LL_INFO("listening on %s shards=%d version=%s", net::FormatAddress(*addr).c_str(), cfg_.threads,
           LONGLINK_VERSION);

@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "net/shard.h"
+#include "core/hub.h"
 #include "server/config.h"
 
 namespace longlink::server {
@@ -43,6 +44,8 @@ class Server {
   Config cfg_;
   std::vector<std::unique_ptr<net::Shard>> shards_;
   std::vector<std::unique_ptr<Session>> sessions_;
+  std::vector<std::unique_ptr<core::Hub>> hubs_;  // destroyed before the shards
+  std::atomic<int> stopped_shards_{0};
   std::atomic<int64_t> sockets_{0};
   int port_ = 0;
 };

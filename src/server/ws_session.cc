@@ -20,6 +20,7 @@ struct WsHandler {
     auto& m = s->shard_->metrics();
     m.ws_frames_in_total.Add();
     m.ws_messages_in_total.Add();
+    if (c->kind == kIm) return s->OnImMessage(c, opcode, data, len);
     if (!CheckOutbuf()) return false;
     s->SendFrame(c, opcode, data, len);
     return true;
@@ -91,6 +92,12 @@ void Session::CloseWs(Conn* c, uint16_t code, const char* reason) {
 }
 
 void Session::TickWs(Conn* c, uint32_t now_ms) {
+  if (c->kind == kIm && c->im != nullptr && c->im->session == nullptr &&
+      now_ms - c->im->opened_ms >= cfg_.hello_timeout_s * 1000) {
+    shard_->metrics().hello_timeouts_total.Add();
+    CloseWs(c, ws::close_code::kHelloTimeout, "no hello in time");
+    return;
+  }
   uint64_t hb = cfg_.heartbeat_s * 1000;
   uint32_t silence = now_ms - c->last_rx_ms;
   if (silence >= 2 * hb) {

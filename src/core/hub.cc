@@ -1,0 +1,204 @@
+// Hub plumbing: construction, routing, the outbox, dispatch of shard
+// messages, replies, and the C-side slot table. The three roles live in
+// hub_conn.cc (C), hub_user.cc (U) and hub_conv.cc (A).
+#include "core/hub.h"
+
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "proto/reply.h"
+
+namespace longlink::core {
+
+Hub::Hub(net::Shard* shard, int nshards, const Options& opts, Sink* sink)
+    : shard_(shard),
+      id_(shard->id()),
+      n_(nshards),
+      opts_(opts),
+      sink_(sink),
+      engine_(std::make_unique<MemoryEngine>()),
+      wheel_(100, MonoMs()) {
+  uv_timer_init(shard_->loop(), &timer_);
+  timer_.data = this;
+}
+
+Hub::~Hub() {
+  for (Pending* p : free_pending_) delete p;
+  for (auto& [token, g] : syncs_) delete g.op;
+  for (auto& [name, u] : users_) {
+    for (auto& [cmid, e] : u.dedup) {
+      for (Op* op : e.waiting) delete op;
+    }
+  }
+}
+
+void Hub::Connect(const std::vector<Hub*>& hubs) {
+  hubs_ = hubs;
+  std::vector<net::Mailbox<net::ShardMsg>*> boxes;
+  for (Hub* h : hubs) boxes.push_back(&h->shard_->mailbox());
+  outbox_ = std::make_unique<net::Outbox<net::ShardMsg>>(boxes);
+}
+
+void Hub::Post(int shard, net::ShardMsg* msg) {
+  if (shard == id_) {
+    Dispatch(msg);
+  } else {
+    outbox_->Add(size_t(shard), msg);
+  }
+}
+
+void Hub::OnLoopEnd() {
+  if (outbox_ && outbox_->pending() > 0) outbox_->Flush();
+}
+
+void Hub::Shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  OnLoopEnd();
+}
+
+void Hub::OnMessage(net::ShardMsg* msg) { Dispatch(msg); }
+
+void Hub::Dispatch(net::ShardMsg* msg) {
+  switch (msg->kind) {
+    case kUserOp:
+      OnUserOp(static_cast<Op*>(msg));
+      return;  // the op is forwarded or freed there
+    case kConvOp:
+      OnConvOp(static_cast<Op*>(msg));
+      return;
+    case kDedupRecord:
+      OnDedupRecord(static_cast<DedupRecord*>(msg));
+      break;
+    case kConvIndex:
+      OnConvIndex(static_cast<ConvIndex*>(msg));
+      break;
+    case kSyncQuery:
+      OnSyncQuery(static_cast<SyncQuery*>(msg));
+      break;
+    case kSyncPart:
+      OnSyncPart(static_cast<SyncPart*>(msg));
+      break;
+    case kRegister:
+      OnRegister(static_cast<SessionMsg*>(msg));
+      break;
+    case kUnregister:
+      OnUnregister(static_cast<SessionMsg*>(msg));
+      break;
+    case kSessionUp:
+      OnSessionUp(static_cast<SessionMsg*>(msg));
+      break;
+    case kSessionDown:
+      OnSessionDown(static_cast<SessionMsg*>(msg));
+      break;
+    case kKick:
+      OnKick(static_cast<SessionMsg*>(msg));
+      break;
+    case kReply:
+      OnReply(static_cast<Reply*>(msg));
+      break;
+    case kPush:
+      OnPush(static_cast<Push*>(msg));
+      break;
+    default:
+      LL_ERROR("hub %d: unknown message kind %d", id_, msg->kind);
+      break;
+  }
+  delete msg;
+}
+
+void Hub::SendReply(const Origin& o, std::string bytes, int status) {
+  if (!o.conn.valid()) return;
+  auto* r = new Reply();
+  r->kind = kReply;
+  r->conn = o.conn;
+  r->http = o.http;
+  r->status = status;
+  r->bytes = std::move(bytes);
+  Post(o.conn.shard, r);
+}
+
+static int HttpStatusOf(proto::ErrorCode code) {
+  switch (code) {
+    case proto::ErrorCode::kBadRequest: return 400;
+    case proto::ErrorCode::kUnauthorized: return 401;
+    case proto::ErrorCode::kForbidden: return 403;
+    case proto::ErrorCode::kNotFound: return 404;
+    case proto::ErrorCode::kTooLarge: return 413;
+    case proto::ErrorCode::kRateLimited: return 429;
+    case proto::ErrorCode::kOverloaded: return 503;
+    default: return 500;
+  }
+}
+
+void Hub::SendError(const Origin& o, int code, const char* msg) {
+  auto ec = proto::ErrorCode(code);
+  std::string out;
+  if (o.http) {
+    out = "{\"error\":\"";
+    out += proto::ErrorCodeName(ec);
+    out += "\",\"msg\":";
+    proto::AppendJsonString(&out, msg);
+    out += "}";
+    SendReply(o, std::move(out), HttpStatusOf(ec));
+    return;
+  }
+  proto::AppendError(&out, o.has_id ? proto::FrameId(o.id) : std::nullopt, ec, msg);
+  SendReply(o, std::move(out));
+}
+
+void Hub::SendOk(const Origin& o) {
+  if (!o.has_id) return;
+  std::string out;
+  proto::AppendOk(&out, o.id);
+  SendReply(o, std::move(out));
+}
+
+// --- Slots.
+
+ConnRef Hub::AllocSlot(void* conn, Session* s) {
+  uint32_t idx;
+  if (!free_slots_.empty()) {
+    idx = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    idx = uint32_t(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& sl = slots_[idx];
+  sl.conn = conn;
+  sl.session = s;
+  sl.used = true;
+  return ConnRef{idx, uint16_t(id_), sl.gen};
+}
+
+void Hub::FreeSlot(ConnRef ref) {
+  if (ref.shard != id_ || ref.slot >= slots_.size()) return;
+  Slot& sl = slots_[ref.slot];
+  if (!sl.used || sl.gen != ref.gen) return;
+  sl.used = false;
+  sl.conn = nullptr;
+  sl.session = nullptr;
+  sl.gen = uint16_t(sl.gen + 1 == 0 ? 1 : sl.gen + 1);
+  free_slots_.push_back(ref.slot);
+}
+
+void* Hub::ConnOf(ConnRef ref) const {
+  if (ref.shard != id_ || ref.slot >= slots_.size()) return nullptr;
+  const Slot& sl = slots_[ref.slot];
+  return sl.used && sl.gen == ref.gen ? sl.conn : nullptr;
+}
+
+Session* Hub::SessionOf(ConnRef ref) const {
+  if (ref.shard != id_ || ref.slot >= slots_.size()) return nullptr;
+  const Slot& sl = slots_[ref.slot];
+  return sl.used && sl.gen == ref.gen ? sl.session : nullptr;
+}
+
+ConnRef Hub::OpenHttp(void* conn) { return AllocSlot(conn, nullptr); }
+
+void Hub::CloseHttp(ConnRef ref) { FreeSlot(ref); }
+
+}  // namespace longlink::core

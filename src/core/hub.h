@@ -1,0 +1,239 @@
+// Hub: the messaging core of one shard (DESIGN.md "Threads and shards").
+// Each shard plays three roles, for different keys:
+//
+//  * C, the connection side, for the sessions it accepted: the slot table
+//    that names them across shards (ConnRef), pushes and replies coming in,
+//    redelivery of unacknowledged pushes (one timer wheel), watchers.
+//  * U, the owner of the users that hash to it: each user's devices (who
+//    replaces whom, 4009), the cmid dedup window (24 h), the user's list of
+//    conversations, and the routing of the user's requests to owners.
+//  * A, the owner of the conversations that hash to it: seq, storage through
+//    the Engine, members, every device's recv/read cursors, fan-out, pulls.
+//
+// The table of online sessions (user -> devices -> ConnRef) is replicated on
+// every shard: U broadcasts each change, so A fans out to the connections'
+// shards in one hop and presence is answered locally.
+//
+// Thread contract: everything runs on the hub's own shard. Hubs talk only
+// through their shards' mailboxes, batched by an Outbox flushed once per
+// loop turn (OnLoopEnd); a message for the hub's own shard is handled at
+// once, in program order. No locks.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "net/mailbox.h"
+#include "net/shard.h"
+#include "core/engine.h"
+#include "core/ops.h"
+#include "core/timer_wheel.h"
+#include "core/types.h"
+
+namespace longlink::core {
+
+struct Options {
+  uint64_t ack_timeout_ms = 10000;
+  uint64_t receipt_group_limit = 100;
+  uint64_t heartbeat_ms = 25000;
+  uint64_t max_body = 64 * 1024;
+  size_t max_pending_pushes = 10000;  // per session, for redelivery
+};
+
+// How the hub writes to connections; implemented by the protocol layer.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void Write(void* conn, std::string_view json) = 0;  // one text frame
+  virtual void WriteShared(void* conn, net::SharedBuf* json) = 0;
+  virtual void Close(void* conn, uint16_t code, const char* reason) = 0;
+  virtual void HttpRespond(void* conn, int status, std::string_view json) = 0;
+};
+
+struct Pending;
+
+// A WebSocket session on this shard (C side).
+struct Session {
+  std::string user, device, id;
+  ConnRef self;
+  void* conn = nullptr;
+  std::vector<std::string> watching;
+  // Pushes not yet covered by a recv, per conversation, in seq order.
+  std::unordered_map<std::string, std::deque<Pending*>> pending;
+  size_t pending_count = 0;
+};
+
+struct Pending {
+  TimerNode timer;
+  Session* session = nullptr;
+  net::SharedBuf* frame = nullptr;
+  uint64_t seq = 0;
+  uint64_t interval_ms = 0;
+};
+
+struct PresenceEntry {
+  std::vector<std::pair<std::string, ConnRef>> devices;
+  int64_t last_seen = 0;  // when the last device went away; 0: never
+};
+
+class Hub : public EngineListener {
+ public:
+  Hub(net::Shard* shard, int nshards, const Options& opts, Sink* sink);
+  ~Hub() override;
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // Before the shards start: every hub, indexed by shard id.
+  void Connect(const std::vector<Hub*>& hubs);
+
+  // --- C side: called by the protocol layer of this shard.
+  Session* OpenSession(void* conn, std::string_view user, std::string_view device);
+  void CloseSession(Session* s);
+  // Takes ownership of `op`, a request of session `s` (send, recv, read,
+  // pull, sync, join, leave), and routes it through the user's owner.
+  void Submit(Session* s, Op* op);
+  // A pending HTTP API request: a slot so the reply finds the connection.
+  ConnRef OpenHttp(void* conn);
+  void CloseHttp(ConnRef ref);
+  // Takes ownership of an API op (publish, groups, history).
+  void SubmitApi(Op* op);
+  // Answers a presence query from the local replica (reply or API object).
+  void AppendPresence(std::string* out, const Origin& o, const std::vector<std::string_view>& users,
+                      bool api);
+  void Watch(Session* s, const std::vector<std::string_view>& users);
+
+  // --- Shard plumbing.
+  void OnMessage(net::ShardMsg* msg);
+  void OnLoopEnd();  // flushes the outbox
+  void Shutdown();   // closes the redelivery timer; the shard is quiescing
+
+  // EngineListener (A side).
+  void OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) override;
+
+  int shard_id() const { return id_; }
+  uint64_t pending_pushes() const { return wheel_.size(); }
+  uint64_t redeliveries() const { return redeliveries_; }
+
+ private:
+  // Routing.
+  int UserOwner(std::string_view user) const { return int(StableHash(user) % uint64_t(n_)); }
+  int ConvOwner(std::string_view conv) const { return int(StableHash(conv) % uint64_t(n_)); }
+  void Post(int shard, net::ShardMsg* msg);
+  void Dispatch(net::ShardMsg* msg);
+  void SendReply(const Origin& o, std::string bytes, int status = 200);
+  void SendError(const Origin& o, int code /*proto::ErrorCode*/, const char* msg);
+  void SendOk(const Origin& o);
+
+  // C side (hub_conn.cc).
+  void OnReply(Reply* r);
+  void OnPush(Push* p);
+  void OnKick(SessionMsg* m);
+  void OnSessionUp(SessionMsg* m);
+  void OnSessionDown(SessionMsg* m);
+  void DropPending(Session* s, const std::string& conv, uint64_t upto);
+  void DropAllPending(Session* s);
+  void ArmTimer();
+  static void OnTimer(uv_timer_t* t);
+  void* ConnOf(ConnRef ref) const;
+  Session* SessionOf(ConnRef ref) const;
+  ConnRef AllocSlot(void* conn, Session* s);
+  void FreeSlot(ConnRef ref);
+
+  // U side (hub_user.cc).
+  struct DedupEntry {
+    std::string conv;
+    uint64_t seq = 0;
+    int64_t ts = 0;
+    bool done = false;
+    std::vector<Op*> waiting;  // repeats that arrived while the first was in flight
+  };
+  struct UserState {
+    std::unordered_map<std::string, ConnRef> devices;
+    std::unordered_map<std::string, DedupEntry> dedup;
+    std::deque<std::pair<int64_t, std::string>> dedup_order;  // (ts, cmid), for expiry
+    std::unordered_set<std::string> convs;
+  };
+  struct SyncGather {
+    Op* op = nullptr;
+    int remaining = 0;
+    std::vector<SyncEntry> entries;
+  };
+  void OnUserOp(Op* op);
+  void OnDedupRecord(DedupRecord* r);
+  void OnConvIndex(ConvIndex* m);
+  void OnRegister(SessionMsg* m);
+  void OnUnregister(SessionMsg* m);
+  void OnSyncPart(SyncPart* p);
+  void StartSync(Op* op);
+  void FinishSync(uint64_t token);
+  void AnswerDup(Op* op, const DedupEntry& e);
+  void ExpireDedup(UserState& u, int64_t now_ms);
+  void Broadcast(const SessionMsg& m, int kind);
+
+  // A side (hub_conv.cc).
+  void OnConvOp(Op* op);
+  void OnSyncQuery(SyncQuery* q);
+  void DoSend(Op* op);
+  void DoCursor(Op* op);
+  void DoPull(Op* op);
+  void DoJoinLeave(Op* op);
+  void DoGroupAdmin(Op* op);
+  // Membership check for a client op; answers the error and returns null.
+  ConvState* Authorize(Op* op, bool create_direct);
+  ConvState* FindConv(const std::string& id);
+  ConvState& GetConv(const std::string& id);
+  void MoveCursor(ConvState* c, Op* op, bool recv, uint64_t seq);
+  void FanOut(ConvState* c, const std::vector<std::string>& users, net::SharedBuf* frame,
+              const ConnRef* except, const std::string* track_conv, uint64_t seq,
+              uint64_t created_us);
+  std::vector<std::string> MembersOf(const ConvState* c) const;
+  void BuildPage(std::string* out, const Origin& o, ConvState* c, const Op* op);
+  void IndexConv(const std::string& user, const std::string& conv, bool add);
+
+  net::Shard* shard_;
+  const int id_;
+  const int n_;
+  const Options opts_;
+  Sink* sink_;
+  std::vector<Hub*> hubs_;
+  std::unique_ptr<net::Outbox<net::ShardMsg>> outbox_;
+  std::unique_ptr<Engine> engine_;
+
+  // C side.
+  struct Slot {
+    void* conn = nullptr;
+    Session* session = nullptr;
+    uint16_t gen = 1;
+    bool used = false;
+  };
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::unordered_map<std::string, PresenceEntry> presence_;          // replica
+  std::unordered_map<std::string, std::vector<ConnRef>> watchers_;  // local watchers
+  TimerWheel wheel_;
+  uv_timer_t timer_;
+  bool timer_armed_ = false;
+  bool stopped_ = false;
+  std::vector<Pending*> free_pending_;
+  uint64_t redeliveries_ = 0;
+  uint64_t session_counter_ = 0;
+
+  // U side.
+  std::unordered_map<std::string, UserState> users_;
+  std::unordered_map<uint64_t, SyncGather> syncs_;
+  uint64_t next_sync_ = 1;
+
+  // A side.
+  std::unordered_map<std::string, std::unique_ptr<ConvState>> convs_;
+  std::string scratch_;
+};
+
+}  // namespace longlink::core

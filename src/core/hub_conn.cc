@@ -1,0 +1,234 @@
+// Hub, C side: the sessions this shard accepted. Pushes and replies from any
+// shard land here and are written to the connections; pushes of stored
+// messages are remembered until a recv covers them and are pushed again
+// after --ack-timeout, doubling up to 300 s, while the session lives. The
+// replicated session table and the local watchers are kept here too.
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "core/hub.h"
+#include "proto/reply.h"
+
+namespace longlink::core {
+
+Session* Hub::OpenSession(void* conn, std::string_view user, std::string_view device) {
+  auto* s = new Session();
+  s->user.assign(user);
+  s->device.assign(device);
+  s->conn = conn;
+  s->self = AllocSlot(conn, s);
+  char id[40];
+  std::snprintf(id, sizeof(id), "%x-%" PRIx64 "-%" PRIx64, unsigned(id_), ++session_counter_,
+                uint64_t(MonoNs() & 0xffffffffffffull));
+  s->id = id;
+  auto* m = new SessionMsg();
+  m->kind = kRegister;
+  m->user = s->user;
+  m->device = s->device;
+  m->conn = s->self;
+  Post(UserOwner(user), m);
+  return s;
+}
+
+void Hub::CloseSession(Session* s) {
+  DropAllPending(s);
+  for (const std::string& u : s->watching) {
+    auto it = watchers_.find(u);
+    if (it == watchers_.end()) continue;
+    auto& v = it->second;
+    v.erase(std::remove(v.begin(), v.end(), s->self), v.end());
+    if (v.empty()) watchers_.erase(it);
+  }
+  auto* m = new SessionMsg();
+  m->kind = kUnregister;
+  m->user = s->user;
+  m->device = s->device;
+  m->conn = s->self;
+  m->ts = int64_t(WallMs());
+  Post(UserOwner(s->user), m);
+  FreeSlot(s->self);
+  delete s;
+}
+
+void Hub::Submit(Session* s, Op* op) {
+  op->kind = kUserOp;
+  op->origin.conn = s->self;
+  if (op->type == OpType::kRecv) DropPending(s, op->conv, op->seq);
+  if (op->type == OpType::kPull && op->has_after) DropPending(s, op->conv, op->after);
+  op->user = s->user;
+  op->device = s->device;
+  Post(UserOwner(s->user), op);
+}
+
+void Hub::SubmitApi(Op* op) {
+  op->origin.http = true;
+  if (op->type == OpType::kPublish) {
+    op->kind = kUserOp;
+    Post(UserOwner(op->user), op);
+  } else {
+    op->kind = kConvOp;
+    Post(ConvOwner(op->conv), op);
+  }
+}
+
+void Hub::AppendPresence(std::string* out, const Origin& o,
+                         const std::vector<std::string_view>& users, bool api) {
+  // The API answers the same object without an id (section 9).
+  proto::BeginPresence(out, !api && o.has_id ? proto::FrameId(o.id) : std::nullopt);
+  std::unordered_set<std::string_view> seen;
+  for (std::string_view u : users) {
+    if (!seen.insert(u).second) continue;
+    auto it = presence_.find(std::string(u));
+    if (it != presence_.end() && !it->second.devices.empty()) {
+      proto::AddPresenceOnline(out, u, it->second.devices.size());
+    } else if (it != presence_.end() && it->second.last_seen != 0) {
+      proto::AddPresenceOffline(out, u, it->second.last_seen);
+    } else {
+      proto::AddPresenceOffline(out, u, std::nullopt);
+    }
+  }
+  proto::EndPresence(out);
+}
+
+void Hub::Watch(Session* s, const std::vector<std::string_view>& users) {
+  for (std::string_view u : users) {
+    std::string key(u);
+    if (std::find(s->watching.begin(), s->watching.end(), key) != s->watching.end()) continue;
+    s->watching.push_back(key);
+    watchers_[key].push_back(s->self);
+  }
+}
+
+void Hub::OnReply(Reply* r) {
+  void* conn = ConnOf(r->conn);
+  if (conn == nullptr) return;  // the connection went away meanwhile
+  if (r->http) {
+    sink_->HttpRespond(conn, r->status, r->bytes);
+  } else {
+    sink_->Write(conn, r->bytes);
+  }
+}
+
+void Hub::OnPush(Push* p) {
+  for (const ConnRef& ref : p->conns) {
+    Session* s = SessionOf(ref);
+    if (s == nullptr) continue;
+    sink_->WriteShared(s->conn, p->frame);
+    if (p->seq == 0 || s->pending_count >= opts_.max_pending_pushes) continue;
+    // Remember it for redelivery until a recv covers it.
+    Pending* pe;
+    if (!free_pending_.empty()) {
+      pe = free_pending_.back();
+      free_pending_.pop_back();
+    } else {
+      pe = new Pending();
+    }
+    pe->session = s;
+    pe->frame = p->frame;
+    pe->frame->Ref();
+    pe->seq = p->seq;
+    pe->interval_ms = opts_.ack_timeout_ms;
+    s->pending[p->conv].push_back(pe);
+    s->pending_count++;
+    wheel_.Schedule(&pe->timer, MonoMs() + pe->interval_ms);
+  }
+  ArmTimer();
+}
+
+void Hub::DropPending(Session* s, const std::string& conv, uint64_t upto) {
+  auto it = s->pending.find(conv);
+  if (it == s->pending.end()) return;
+  auto& q = it->second;
+  // Pushes of one conversation reach a connection in seq order, so the
+  // covered ones are at the front.
+  while (!q.empty() && q.front()->seq <= upto) {
+    Pending* pe = q.front();
+    q.pop_front();
+    wheel_.Cancel(&pe->timer);
+    pe->frame->Unref();
+    pe->frame = nullptr;
+    free_pending_.push_back(pe);
+    s->pending_count--;
+  }
+  if (q.empty()) s->pending.erase(it);
+}
+
+void Hub::DropAllPending(Session* s) {
+  for (auto& [conv, q] : s->pending) {
+    for (Pending* pe : q) {
+      wheel_.Cancel(&pe->timer);
+      pe->frame->Unref();
+      pe->frame = nullptr;
+      free_pending_.push_back(pe);
+    }
+  }
+  s->pending.clear();
+  s->pending_count = 0;
+}
+
+void Hub::ArmTimer() {
+  if (timer_armed_ || stopped_ || wheel_.empty()) return;
+  timer_armed_ = true;
+  uv_timer_start(&timer_, &Hub::OnTimer, wheel_.tick_ms(), wheel_.tick_ms());
+}
+
+void Hub::OnTimer(uv_timer_t* t) {
+  auto* self = static_cast<Hub*>(t->data);
+  uint64_t now = MonoMs();
+  self->wheel_.Advance(now, [&](TimerNode* node) {
+    auto* pe = reinterpret_cast<Pending*>(node);
+    self->sink_->WriteShared(pe->session->conn, pe->frame);
+    self->redeliveries_++;
+    pe->interval_ms = NextBackoff(pe->interval_ms);
+    self->wheel_.Schedule(&pe->timer, now + pe->interval_ms);
+  });
+  if (self->wheel_.empty()) {
+    uv_timer_stop(&self->timer_);
+    self->timer_armed_ = false;
+  }
+}
+
+void Hub::OnKick(SessionMsg* m) {
+  Session* s = SessionOf(m->conn);
+  if (s != nullptr) sink_->Close(s->conn, 4009, "replaced by a new session");
+}
+
+void Hub::OnSessionUp(SessionMsg* m) {
+  PresenceEntry& e = presence_[m->user];
+  auto& d = e.devices;
+  d.erase(std::remove_if(d.begin(), d.end(),
+                         [&](const auto& p) { return p.first == m->device; }),
+          d.end());
+  d.emplace_back(m->device, m->conn);
+  if (!m->transition) return;
+  auto it = watchers_.find(m->user);
+  if (it == watchers_.end()) return;
+  scratch_.clear();
+  proto::AppendPresencePush(&scratch_, m->user, true, m->ts);
+  for (const ConnRef& w : it->second) {
+    if (void* conn = ConnOf(w)) sink_->Write(conn, scratch_);
+  }
+}
+
+void Hub::OnSessionDown(SessionMsg* m) {
+  auto pit = presence_.find(m->user);
+  if (pit == presence_.end()) return;
+  auto& d = pit->second.devices;
+  d.erase(std::remove_if(d.begin(), d.end(),
+                         [&](const auto& p) { return p.first == m->device && p.second == m->conn; }),
+          d.end());
+  if (d.empty()) pit->second.last_seen = m->ts;
+  if (!m->transition) return;
+  auto it = watchers_.find(m->user);
+  if (it == watchers_.end()) return;
+  scratch_.clear();
+  proto::AppendPresencePush(&scratch_, m->user, false, m->ts);
+  for (const ConnRef& w : it->second) {
+    if (void* conn = ConnOf(w)) sink_->Write(conn, scratch_);
+  }
+}
+
+}  // namespace longlink::core

@@ -1,0 +1,470 @@
+// Hub, A side: the owner of a conversation. It checks membership, assigns
+// seq (1, 2, 3, ... without gaps: only this shard assigns them, in the order
+// requests reach it), hands the message to the Engine, and once the engine
+// says it is durable acks the sender, records the cmid with the sender's
+// owner, and pushes the frame, built once and shared by reference count, to
+// every online device of every member except the sending connection. It
+// keeps each device's recv/read cursors and sends receipts when they move,
+// serves pulls and history, and keeps group membership.
+#include <algorithm>
+#include <cstring>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "core/hub.h"
+#include "proto/errors.h"
+#include "proto/ids.h"
+#include "proto/reply.h"
+
+namespace longlink::core {
+
+namespace {
+
+using proto::ErrorCode;
+
+constexpr size_t kMsgPrefix = sizeof("{\"t\":\"msg\",") - 1;
+
+net::SharedBuf* MakeFrame(const std::string& json) {
+  net::SharedBuf* b = net::SharedBuf::New(json.size());
+  std::memcpy(b->data, json.data(), json.size());
+  b->len = uint32_t(json.size());
+  b->appendable = false;
+  return b;
+}
+
+bool SilentWithoutId(const Op* op) {
+  return !op->origin.has_id && !op->origin.http &&
+         (op->type == OpType::kRecv || op->type == OpType::kRead || op->type == OpType::kJoin ||
+          op->type == OpType::kLeave);
+}
+
+template <typename F>
+void ForEachMember(const ConvState* c, F&& f) {
+  if (c->group) {
+    for (const std::string& m : c->members) f(m);
+    return;
+  }
+  proto::ConvId id;
+  if (!proto::ParseConv(c->id, &id)) return;
+  f(std::string(id.a));
+  if (id.b != id.a) f(std::string(id.b));
+}
+
+}  // namespace
+
+ConvState* Hub::FindConv(const std::string& id) {
+  auto it = convs_.find(id);
+  return it == convs_.end() ? nullptr : it->second.get();
+}
+
+ConvState& Hub::GetConv(const std::string& id) {
+  auto& p = convs_[id];
+  if (!p) {
+    p = std::make_unique<ConvState>();
+    p->id = id;
+    p->group = id.size() > 2 && id[0] == 'g';
+  }
+  return *p;
+}
+
+void Hub::IndexConv(const std::string& user, const std::string& conv, bool add) {
+  auto* m = new ConvIndex();
+  m->kind = kConvIndex;
+  m->user = user;
+  m->conv = conv;
+  m->add = add;
+  Post(UserOwner(user), m);
+}
+
+void Hub::OnConvOp(Op* op) {
+  switch (op->type) {
+    case OpType::kSend:
+    case OpType::kPublish:
+      DoSend(op);
+      return;  // freed once durable
+    case OpType::kRecv:
+    case OpType::kRead:
+      DoCursor(op);
+      break;
+    case OpType::kPull:
+    case OpType::kHistory:
+      DoPull(op);
+      break;
+    case OpType::kJoin:
+    case OpType::kLeave:
+      DoJoinLeave(op);
+      break;
+    case OpType::kGroupCreate:
+    case OpType::kGroupMembers:
+    case OpType::kGroupGet:
+    case OpType::kGroupDelete:
+      DoGroupAdmin(op);
+      break;
+    case OpType::kSync:
+      break;  // handled by the user's owner
+  }
+  delete op;
+}
+
+// Finds the conversation of a client request and checks that the user may
+// use it. Returns null after answering the error, or null with *absent set
+// for a direct conversation without messages (a valid, empty one).
+ConvState* Hub::Authorize(Op* op, bool create_direct) {
+  proto::ConvId id;
+  if (!proto::ParseConv(op->conv, &id)) {
+    if (!SilentWithoutId(op)) SendError(op->origin, int(ErrorCode::kBadRequest), "invalid conv");
+    return nullptr;
+  }
+  if (id.kind == proto::ConvKind::kGroup) {
+    ConvState* c = FindConv(op->conv);
+    if (c == nullptr || !c->exists) {
+      if (!SilentWithoutId(op)) SendError(op->origin, int(ErrorCode::kNotFound), "no such group");
+      return nullptr;
+    }
+    bool api = op->origin.http;
+    if (!api && c->members.count(op->user) == 0) {
+      if (!SilentWithoutId(op)) {
+        SendError(op->origin, int(ErrorCode::kForbidden), "not a member of the group");
+      }
+      return nullptr;
+    }
+    return c;
+  }
+  if (!op->origin.http && id.a != op->user && id.b != op->user) {
+    if (!SilentWithoutId(op)) {
+      SendError(op->origin, int(ErrorCode::kForbidden), "not a member of the conversation");
+    }
+    return nullptr;
+  }
+  if (create_direct) return &GetConv(op->conv);
+  return FindConv(op->conv);
+}
+
+void Hub::DoSend(Op* op) {
+  ConvState* c = Authorize(op, true);
+  if (c == nullptr) {
+    if (!op->ephemeral) {
+      auto* r = new DedupRecord();
+      r->kind = kDedupRecord;
+      r->user = op->user;
+      r->cmid = op->cmid;
+      r->ok = false;
+      Post(UserOwner(op->user), r);
+    }
+    delete op;
+    return;
+  }
+  op->ts = int64_t(WallMs());
+  proto::Message m;
+  m.conv = c->id;
+  m.from = op->user;
+  m.device = op->device;
+  m.ts = op->ts;
+  m.cmid = op->cmid;
+  m.body = op->body;
+  scratch_.clear();
+  if (op->ephemeral) {
+    // Not stored, not deduplicated, no seq: pushed to who is online now.
+    proto::AppendEphemeralMsg(&scratch_, m);
+    net::SharedBuf* f = MakeFrame(scratch_);
+    std::vector<std::string> users;
+    ForEachMember(c, [&](const std::string& u) { users.push_back(u); });
+    FanOut(c, users, f, op->origin.http ? nullptr : &op->origin.conn, nullptr, 0, 0);
+    f->Unref();
+    std::string out;
+    proto::Ack a;
+    a.conv = c->id;
+    a.seq = 0;
+    a.ts = op->ts;
+    a.cmid = op->cmid;
+    proto::AppendAck(&out, op->origin.has_id ? proto::FrameId(op->origin.id) : std::nullopt, a);
+    SendReply(op->origin, std::move(out));
+    delete op;
+    return;
+  }
+  m.seq = ++c->last_seq;
+  c->exists = true;
+  proto::AppendMsg(&scratch_, m);
+  StoredMsg sm;
+  sm.seq = m.seq;
+  sm.ts = op->ts;
+  sm.frame = MakeFrame(scratch_);
+  engine_->Append(c, op, sm, this);
+}
+
+void Hub::OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) {
+  auto* r = new DedupRecord();
+  r->kind = kDedupRecord;
+  r->user = op->user;
+  r->cmid = op->cmid;
+  r->ok = ok;
+  r->conv = c->id;
+  r->seq = m.seq;
+  r->ts = m.ts;
+  Post(UserOwner(op->user), r);
+  if (!ok) {
+    SendError(op->origin, int(ErrorCode::kInternal), "the message could not be stored");
+    delete op;
+    return;
+  }
+  std::string out;
+  if (op->origin.http) {
+    out = "{\"conv\":";
+    proto::AppendJsonString(&out, c->id);
+    out += ",\"seq\":";
+    proto::AppendUint(&out, m.seq);
+    out += ",\"ts\":";
+    proto::AppendInt(&out, m.ts);
+    out += "}";
+  } else {
+    proto::Ack a;
+    a.conv = c->id;
+    a.seq = m.seq;
+    a.ts = m.ts;
+    a.cmid = op->cmid;
+    proto::AppendAck(&out, op->origin.has_id ? proto::FrameId(op->origin.id) : std::nullopt, a);
+  }
+  SendReply(op->origin, std::move(out));
+  std::vector<std::string> users;
+  ForEachMember(c, [&](const std::string& u) { users.push_back(u); });
+  if (!c->group && m.seq == 1) {
+    for (const std::string& u : users) IndexConv(u, c->id, true);
+  }
+  FanOut(c, users, m.frame, op->origin.http ? nullptr : &op->origin.conn, &c->id, m.seq,
+         op->created_us);
+  delete op;
+}
+
+void Hub::FanOut(ConvState*, const std::vector<std::string>& users, net::SharedBuf* frame,
+                 const ConnRef* except, const std::string* track_conv, uint64_t seq,
+                 uint64_t created_us) {
+  std::vector<Push*> pushes(size_t(n_), nullptr);
+  for (const std::string& u : users) {
+    auto it = presence_.find(u);
+    if (it == presence_.end()) continue;
+    for (const auto& [device, ref] : it->second.devices) {
+      if (except != nullptr && ref == *except) continue;
+      Push*& p = pushes[ref.shard];
+      if (p == nullptr) {
+        p = new Push();
+        p->kind = kPush;
+        p->frame = frame;
+        frame->Ref();
+        if (track_conv != nullptr) p->conv = *track_conv;
+        p->seq = seq;
+        p->created_us = created_us;
+      }
+      p->conns.push_back(ref);
+    }
+  }
+  for (int i = 0; i < n_; i++) {
+    if (pushes[size_t(i)] != nullptr) Post(i, pushes[size_t(i)]);
+  }
+}
+
+void Hub::MoveCursor(ConvState* c, Op* op, bool recv, uint64_t seq) {
+  if (seq > c->last_seq) seq = c->last_seq;  // above the last counts as the last
+  Cursor& cur = c->cursors[DeviceKey(op->user, op->device)];
+  uint64_t& field = recv ? cur.recv : cur.read;
+  if (seq <= field) return;  // cursors only move forward
+  field = seq;
+  engine_->CursorMoved(c, DeviceKey(op->user, op->device), cur);
+  if (c->group && c->members.size() > opts_.receipt_group_limit) return;
+  scratch_.clear();
+  proto::AppendReceipt(&scratch_, c->id, seq, op->user,
+                       recv ? proto::ReceiptKind::kDelivered : proto::ReceiptKind::kRead);
+  net::SharedBuf* f = MakeFrame(scratch_);
+  std::vector<std::string> users;
+  ForEachMember(c, [&](const std::string& u) { users.push_back(u); });
+  FanOut(c, users, f, &op->origin.conn, nullptr, 0, 0);
+  f->Unref();
+}
+
+void Hub::DoCursor(Op* op) {
+  ConvState* c = Authorize(op, false);
+  if (c == nullptr) {
+    // An error was answered, or a direct conversation without messages: a
+    // cursor there cannot move (its last seq is 0).
+    proto::ConvId id;
+    if (proto::ParseConv(op->conv, &id) && id.kind == proto::ConvKind::kDirect &&
+        (id.a == op->user || id.b == op->user)) {
+      SendOk(op->origin);
+    }
+    return;
+  }
+  MoveCursor(c, op, op->type == OpType::kRecv, op->seq);
+  SendOk(op->origin);
+}
+
+void Hub::BuildPage(std::string* out, const Origin& o, ConvState* c, const Op* op) {
+  proto::BeginPage(out, o.http || !o.has_id ? std::nullopt : proto::FrameId(o.id), op->conv);
+  bool more = false;
+  std::optional<uint64_t> first;
+  if (c != nullptr && c->last_seq > 0) {
+    std::vector<const StoredMsg*> items;
+    uint64_t kept = engine_->FirstSeq(c);
+    if (op->has_before) {
+      uint64_t hi = op->before == 0 ? 0 : std::min(op->before - 1, c->last_seq);
+      if (hi >= kept) engine_->Read(c, kept, hi, op->limit, true, &items);
+      more = !items.empty() && items.front()->seq > kept;
+      if (kept > 1 && (items.empty() || items.front()->seq == kept)) first = kept;
+    } else {
+      uint64_t lo = std::max(op->after + 1, kept);
+      if (op->after < UINT64_MAX) engine_->Read(c, lo, c->last_seq, op->limit, false, &items);
+      more = !items.empty() ? items.back()->seq < c->last_seq : lo <= c->last_seq;
+      if (kept > 1 && op->after + 1 < kept) first = kept;
+    }
+    for (const StoredMsg* m : items) {
+      if (out->back() != '[') out->push_back(',');
+      out->push_back('{');
+      out->append(reinterpret_cast<const char*>(m->frame->data) + kMsgPrefix,
+                  m->frame->len - kMsgPrefix);
+    }
+  }
+  proto::EndPage(out, more, first);
+}
+
+void Hub::DoPull(Op* op) {
+  ConvState* c;
+  if (op->origin.http) {
+    proto::ConvId id;
+    if (!proto::ParseConv(op->conv, &id)) {
+      SendError(op->origin, int(ErrorCode::kBadRequest), "invalid conv");
+      return;
+    }
+    c = FindConv(op->conv);
+    if (id.kind == proto::ConvKind::kGroup && c == nullptr) {
+      SendError(op->origin, int(ErrorCode::kNotFound), "no such group");
+      return;
+    }
+  } else {
+    c = Authorize(op, false);
+    if (c == nullptr) {
+      proto::ConvId id;
+      bool empty_direct = proto::ParseConv(op->conv, &id) &&
+                          id.kind == proto::ConvKind::kDirect &&
+                          (id.a == op->user || id.b == op->user);
+      if (!empty_direct) return;  // the error was answered
+    }
+    if (c != nullptr && op->has_after && op->after > 0) MoveCursor(c, op, true, op->after);
+  }
+  std::string out;
+  BuildPage(&out, op->origin, c, op);
+  SendReply(op->origin, std::move(out));
+}
+
+void Hub::DoJoinLeave(Op* op) {
+  proto::ConvId id;
+  if (!proto::ParseConv(op->conv, &id) || id.kind != proto::ConvKind::kGroup) {
+    if (!SilentWithoutId(op)) SendError(op->origin, int(ErrorCode::kBadRequest), "not a group");
+    return;
+  }
+  ConvState* c = FindConv(op->conv);
+  if (c == nullptr || !c->exists) {
+    if (!SilentWithoutId(op)) SendError(op->origin, int(ErrorCode::kNotFound), "no such group");
+    return;
+  }
+  bool member = c->members.count(op->user) > 0;
+  if (op->type == OpType::kJoin && !member) {
+    if (!c->open) {
+      if (!SilentWithoutId(op)) {
+        SendError(op->origin, int(ErrorCode::kForbidden), "the group is not open");
+      }
+      return;
+    }
+    c->members.insert(op->user);
+    IndexConv(op->user, c->id, true);
+    engine_->GroupChanged(c);
+  } else if (op->type == OpType::kLeave && member) {
+    c->members.erase(op->user);
+    IndexConv(op->user, c->id, false);
+    engine_->GroupChanged(c);
+  }
+  SendOk(op->origin);
+}
+
+void Hub::DoGroupAdmin(Op* op) {
+  ConvState& c = GetConv(op->conv);
+  std::string_view name = std::string_view(op->conv).substr(2);
+  std::string out;
+  switch (op->type) {
+    case OpType::kGroupCreate:
+      if (c.exists) {
+        SendError(op->origin, int(ErrorCode::kBadRequest), "group exists");
+        return;
+      }
+      c.exists = true;
+      c.open = op->open;
+      for (const std::string& u : op->add) {
+        if (c.members.insert(u).second) IndexConv(u, c.id, true);
+      }
+      engine_->GroupChanged(&c);
+      out = "{\"group\":";
+      proto::AppendJsonString(&out, name);
+      out += ",\"members\":";
+      proto::AppendUint(&out, c.members.size());
+      out += "}";
+      break;
+    case OpType::kGroupMembers:
+    case OpType::kGroupGet:
+    case OpType::kGroupDelete:
+      if (!c.exists) {
+        SendError(op->origin, int(ErrorCode::kNotFound), "no such group");
+        return;
+      }
+      if (op->type == OpType::kGroupMembers) {
+        for (const std::string& u : op->add) {
+          if (c.members.insert(u).second) IndexConv(u, c.id, true);
+        }
+        for (const std::string& u : op->remove) {
+          if (c.members.erase(u) > 0) IndexConv(u, c.id, false);
+        }
+        engine_->GroupChanged(&c);
+        out = "{\"members\":";
+        proto::AppendUint(&out, c.members.size());
+        out += "}";
+      } else if (op->type == OpType::kGroupGet) {
+        std::vector<std::string> members(c.members.begin(), c.members.end());
+        std::sort(members.begin(), members.end());
+        out = "{\"group\":";
+        proto::AppendJsonString(&out, name);
+        out += c.open ? ",\"open\":true,\"members\":[" : ",\"open\":false,\"members\":[";
+        for (size_t i = 0; i < members.size(); i++) {
+          if (i > 0) out += ',';
+          proto::AppendJsonString(&out, members[i]);
+        }
+        out += "]}";
+      } else {
+        for (const std::string& u : c.members) IndexConv(u, c.id, false);
+        c.members.clear();
+        c.exists = false;  // history and last_seq stay: a new group continues the sequence
+        c.open = false;
+        engine_->GroupChanged(&c);
+        out = "{}";
+      }
+      break;
+    default:
+      return;
+  }
+  SendReply(op->origin, std::move(out));
+}
+
+void Hub::OnSyncQuery(SyncQuery* q) {
+  auto* part = new SyncPart();
+  part->kind = kSyncPart;
+  part->token = q->token;
+  std::string key = DeviceKey(q->user, q->device);
+  for (const std::string& conv : q->convs) {
+    ConvState* c = FindConv(conv);
+    if (c == nullptr) continue;
+    if (c->group && (!c->exists || c->members.count(q->user) == 0)) continue;
+    Cursor cur;
+    auto it = c->cursors.find(key);
+    if (it != c->cursors.end()) cur = it->second;
+    if (!q->all && c->last_seq <= cur.recv) continue;
+    part->entries.push_back(SyncEntry{conv, c->last_seq, cur.recv, cur.read});
+  }
+  Post(q->reply_shard, part);
+}
+
+}  // namespace longlink::core

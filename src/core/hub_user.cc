@@ -1,0 +1,226 @@
+// Hub, U side: the owner of a user. Every request of the user's sessions
+// passes here in order on its way to conversation owners. Here a cmid is
+// checked against the dedup window (24 hours, whatever `to` and `body` the
+// repeat carries), the user's devices are registered (a new session for the
+// same device replaces the old one: 4009), the replicated session table is
+// changed (broadcast to every shard, in this shard's order, so all replicas
+// agree), and sync gathers cursors from the owners of the user's
+// conversations.
+#include <algorithm>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "core/hub.h"
+#include "proto/errors.h"
+#include "proto/reply.h"
+
+namespace longlink::core {
+
+namespace {
+constexpr int64_t kDedupWindowMs = 24 * 3600 * 1000;
+}  // namespace
+
+void Hub::OnUserOp(Op* op) {
+  switch (op->type) {
+    case OpType::kSend:
+    case OpType::kPublish: {
+      if (op->ephemeral) break;  // not deduplicated
+      UserState& u = users_[op->user];
+      ExpireDedup(u, int64_t(WallMs()));
+      auto [it, fresh] = u.dedup.try_emplace(op->cmid);
+      if (!fresh) {
+        if (it->second.done) {
+          AnswerDup(op, it->second);
+          delete op;
+        } else {
+          it->second.waiting.push_back(op);  // answered when the first is stored
+        }
+        return;
+      }
+      break;
+    }
+    case OpType::kSync:
+      StartSync(op);
+      return;
+    default:
+      break;
+  }
+  op->kind = kConvOp;
+  Post(ConvOwner(op->conv), op);
+}
+
+void Hub::AnswerDup(Op* op, const DedupEntry& e) {
+  std::string out;
+  if (op->origin.http) {
+    out = "{\"conv\":";
+    proto::AppendJsonString(&out, e.conv);
+    out += ",\"seq\":";
+    proto::AppendUint(&out, e.seq);
+    out += ",\"ts\":";
+    proto::AppendInt(&out, e.ts);
+    out += ",\"dup\":true}";
+  } else {
+    proto::Ack a;
+    a.conv = e.conv;
+    a.seq = e.seq;
+    a.ts = e.ts;
+    a.cmid = op->cmid;
+    a.dup = true;
+    proto::AppendAck(&out, op->origin.has_id ? proto::FrameId(op->origin.id) : std::nullopt, a);
+  }
+  SendReply(op->origin, std::move(out));
+}
+
+void Hub::OnDedupRecord(DedupRecord* r) {
+  UserState& u = users_[r->user];
+  auto it = u.dedup.find(r->cmid);
+  if (it == u.dedup.end()) return;
+  DedupEntry& e = it->second;
+  std::vector<Op*> waiting;
+  waiting.swap(e.waiting);
+  if (!r->ok) {
+    // The send was refused (forbidden, not_found, storage failure): forget
+    // the cmid, and let the repeats that waited try on their own.
+    u.dedup.erase(it);
+    for (Op* op : waiting) OnUserOp(op);
+    return;
+  }
+  e.done = true;
+  e.conv = r->conv;
+  e.seq = r->seq;
+  e.ts = r->ts;
+  u.dedup_order.emplace_back(r->ts, r->cmid);
+  for (Op* op : waiting) {
+    AnswerDup(op, e);
+    delete op;
+  }
+}
+
+void Hub::ExpireDedup(UserState& u, int64_t now_ms) {
+  while (!u.dedup_order.empty() && now_ms - u.dedup_order.front().first > kDedupWindowMs) {
+    u.dedup.erase(u.dedup_order.front().second);
+    u.dedup_order.pop_front();
+  }
+}
+
+void Hub::OnConvIndex(ConvIndex* m) {
+  UserState& u = users_[m->user];
+  if (m->add) {
+    u.convs.insert(m->conv);
+  } else {
+    u.convs.erase(m->conv);
+  }
+}
+
+void Hub::Broadcast(const SessionMsg& m, int kind) {
+  for (int i = 0; i < n_; i++) {
+    auto* c = new SessionMsg(m);
+    c->mailbox_next = nullptr;
+    c->kind = kind;
+    Post(i, c);
+  }
+}
+
+void Hub::OnRegister(SessionMsg* m) {
+  UserState& u = users_[m->user];
+  bool first = u.devices.empty();
+  SessionMsg up;
+  up.user = m->user;
+  up.device = m->device;
+  up.conn = m->conn;
+  up.ts = int64_t(WallMs());
+  auto it = u.devices.find(m->device);
+  if (it != u.devices.end()) {
+    up.replaced = it->second;
+    auto* kick = new SessionMsg();
+    kick->kind = kKick;
+    kick->conn = it->second;
+    Post(it->second.shard, kick);
+    it->second = m->conn;
+  } else {
+    u.devices.emplace(m->device, m->conn);
+  }
+  up.transition = first;
+  Broadcast(up, kSessionUp);
+}
+
+void Hub::OnUnregister(SessionMsg* m) {
+  auto uit = users_.find(m->user);
+  if (uit == users_.end()) return;
+  UserState& u = uit->second;
+  auto it = u.devices.find(m->device);
+  if (it == u.devices.end() || !(it->second == m->conn)) return;  // replaced already
+  u.devices.erase(it);
+  SessionMsg down;
+  down.user = m->user;
+  down.device = m->device;
+  down.conn = m->conn;
+  down.ts = m->ts;
+  down.transition = u.devices.empty();
+  Broadcast(down, kSessionDown);
+}
+
+// sync: ask the owner of each of the user's conversations for its last seq
+// and this device's cursors, then answer once every owner has.
+void Hub::StartSync(Op* op) {
+  uint64_t token = next_sync_++;
+  SyncGather& g = syncs_[token];
+  g.op = op;
+  auto uit = users_.find(op->user);
+  std::vector<SyncQuery*> queries(size_t(n_), nullptr);
+  if (uit != users_.end()) {
+    for (const std::string& conv : uit->second.convs) {
+      int owner = ConvOwner(conv);
+      SyncQuery*& q = queries[size_t(owner)];
+      if (q == nullptr) {
+        q = new SyncQuery();
+        q->kind = kSyncQuery;
+        q->token = token;
+        q->reply_shard = uint16_t(id_);
+        q->user = op->user;
+        q->device = op->device;
+        q->all = op->all;
+        g.remaining++;
+      }
+      q->convs.push_back(conv);
+    }
+  }
+  if (g.remaining == 0) {
+    FinishSync(token);
+    return;
+  }
+  for (int i = 0; i < n_; i++) {
+    if (queries[size_t(i)] != nullptr) Post(i, queries[size_t(i)]);
+  }
+}
+
+void Hub::OnSyncPart(SyncPart* p) {
+  auto it = syncs_.find(p->token);
+  if (it == syncs_.end()) return;
+  for (auto& e : p->entries) it->second.entries.push_back(std::move(e));
+  if (--it->second.remaining == 0) FinishSync(p->token);
+}
+
+void Hub::FinishSync(uint64_t token) {
+  auto it = syncs_.find(token);
+  SyncGather& g = it->second;
+  std::sort(g.entries.begin(), g.entries.end(),
+            [](const SyncEntry& a, const SyncEntry& b) { return a.conv < b.conv; });
+  std::string out;
+  const Origin& o = g.op->origin;
+  proto::BeginSync(&out, o.has_id ? proto::FrameId(o.id) : std::nullopt);
+  for (const SyncEntry& e : g.entries) {
+    proto::SyncEntry pe;
+    pe.conv = e.conv;
+    pe.last = e.last;
+    pe.recv = e.recv;
+    pe.read = e.read;
+    proto::AddSyncEntry(&out, pe);
+  }
+  proto::EndSync(&out);
+  SendReply(o, std::move(out));
+  delete g.op;
+  syncs_.erase(it);
+}
+
+}  // namespace longlink::core

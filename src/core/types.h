@@ -1,0 +1,50 @@
+// Small value types the messaging core passes between shards.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace longlink::core {
+
+// A connection on some shard: the shard, its slot in that shard's table and
+// the slot's generation (a slot is reused; a stale reference finds another
+// generation there and is ignored). Copyable across threads as plain data.
+struct ConnRef {
+  uint32_t slot = 0;
+  uint16_t shard = 0;
+  uint16_t gen = 0;  // 0: no connection
+  bool valid() const { return gen != 0; }
+  bool operator==(const ConnRef& o) const {
+    return slot == o.slot && shard == o.shard && gen == o.gen;
+  }
+};
+
+// The request a reply goes to: a connection and the frame's id, if any.
+struct Origin {
+  ConnRef conn;
+  bool has_id = false;
+  uint64_t id = 0;
+  bool http = false;  // an HTTP API request: reply as an HTTP response
+};
+
+// Stable across restarts and builds (FNV-1a 64), unlike std::hash.
+inline uint64_t StableHash(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// The key of a device's cursor in a conversation.
+inline std::string DeviceKey(std::string_view user, std::string_view device) {
+  std::string k;
+  k.reserve(user.size() + device.size() + 1);
+  k.append(user).push_back('/');
+  k.append(device);
+  return k;
+}
+
+}  // namespace longlink::core

@@ -1,0 +1,245 @@
+// The messaging protocol on /ws (PROTOCOL.md sections 2 to 7), connection
+// side: the hello (JWT HS256 or, under --auth none, a user name), the rate
+// limit, frame parsing, and handing each request to the shard's Hub in the
+// order the connection sent them. Replies and pushes come back through the
+// core::Sink methods at the end of this file.
+#include "base/clock.h"
+#include "base/log.h"
+#include "net/shard.h"
+#include "ws/frame_writer.h"
+#include "proto/ids.h"
+#include "proto/reply.h"
+#include "auth/jwt.h"
+#include "server/server.h"
+#include "server/session.h"
+
+namespace longlink::server {
+
+using proto::CommandType;
+using proto::ErrorCode;
+
+namespace {
+
+proto::FrameId IdOf(const proto::Command& cmd) {
+  return cmd.has_id ? proto::FrameId(cmd.id) : std::nullopt;
+}
+
+}  // namespace
+
+void Session::SendJson(Conn* c, const std::string& json) {
+  SendFrame(c, ws::kText, reinterpret_cast<const uint8_t*>(json.data()), json.size());
+}
+
+// A text or binary message on /ws. Returns false when the connection closes.
+bool Session::OnImMessage(Conn* c, uint8_t opcode, uint8_t* data, size_t len) {
+  if (opcode == ws::kBinary) {
+    CloseWs(c, ws::close_code::kUnsupportedData, "binary frames are not accepted");
+    return false;
+  }
+  // Rate: every data frame counts, hello included.
+  core::RateLimiter::Decision d = limiter_.Take(&c->im->rate, shard_->now_ms());
+  if (!d.allowed) {
+    if (d.abuse) {
+      shard_->metrics().rate_limit_closes_total.Add();
+      CloseWs(c, ws::close_code::kRateAbuse, "rate limit abuse");
+      return false;
+    }
+    scratch_.clear();
+    proto::AppendRateLimited(&scratch_, std::nullopt, d.retry_ms);
+    SendJson(c, scratch_);
+    return true;
+  }
+  proto::Command cmd;
+  size_t cap = shard_->ReadableFrom(data);
+  proto::ParseStatus st =
+      parser_->Parse(reinterpret_cast<const char*>(data), len, cap >= len ? cap : len, &cmd);
+  if (c->im->session == nullptr) {
+    if (!st.ok() || cmd.type != CommandType::kHello) {
+      scratch_.clear();
+      proto::AppendError(&scratch_, st.ok() || cmd.has_id ? IdOf(cmd) : std::nullopt,
+                         ErrorCode::kUnauthorized, "the first frame must be a valid hello");
+      SendJson(c, scratch_);
+      CloseWs(c, ws::close_code::kUnauthorized, "unauthorized");
+      return false;
+    }
+    return OnHello(c, cmd);
+  }
+  if (!st.ok()) {
+    scratch_.clear();
+    proto::AppendError(&scratch_, cmd.has_id ? IdOf(cmd) : std::nullopt, st.code, st.msg);
+    SendJson(c, scratch_);
+    return true;
+  }
+  OnCommand(c, cmd);
+  return !c->draining();
+}
+
+bool Session::OnHello(Conn* c, const proto::Command& cmd) {
+  bool jwt = cfg_.auth == AuthMode::kJwt;
+  proto::ParseStatus st =
+      proto::CheckHello(cmd.hello, jwt ? proto::HelloAuth::kToken : proto::HelloAuth::kUserName);
+  std::string user;
+  if (st.ok() && jwt) {
+    auth::Claims claims;
+    auth::JwtError err = auth::VerifyHs256(cmd.hello.token_value, cfg_.jwt_secret,
+                                           int64_t(WallMs() / 1000), &claims);
+    if (err != auth::JwtError::kOk) {
+      st = {ErrorCode::kUnauthorized, "invalid token"};
+      LL_DEBUG("shard %d: hello refused: %s", shard_->id(),
+               std::string(auth::JwtErrorName(err)).c_str());
+    } else if (!proto::IsValidId(claims.sub)) {
+      st = {ErrorCode::kUnauthorized, "the token's sub is not a valid user id"};
+    } else {
+      user = claims.sub;
+    }
+  } else if (st.ok()) {
+    user.assign(cmd.hello.user_value);
+  }
+  if (!st.ok()) {
+    scratch_.clear();
+    proto::AppendError(&scratch_, IdOf(cmd), st.code, st.msg);
+    SendJson(c, scratch_);
+    CloseWs(c, ws::close_code::kUnauthorized, "hello refused");
+    return false;
+  }
+  core::Session* s = hub_->OpenSession(c, user, cmd.hello.device_value);
+  c->im->session = s;
+  shard_->metrics().sessions.Add();
+  proto::Welcome w;
+  w.user = s->user;
+  w.device = s->device;
+  w.session = s->id;
+  w.heartbeat_ms = cfg_.heartbeat_s * 1000;
+  w.max_body = cfg_.max_body;
+  w.ts = int64_t(WallMs());
+  scratch_.clear();
+  proto::AppendWelcome(&scratch_, IdOf(cmd), w);
+  SendJson(c, scratch_);
+  return true;
+}
+
+void Session::OnCommand(Conn* c, const proto::Command& cmd) {
+  core::Session* s = c->im->session;
+  auto fill_origin = [&](core::Op* op) {
+    op->origin.has_id = cmd.has_id;
+    op->origin.id = cmd.id;
+  };
+  core::Op* op = nullptr;
+  switch (cmd.type) {
+    case CommandType::kHello:
+      scratch_.clear();
+      proto::AppendError(&scratch_, IdOf(cmd), ErrorCode::kBadRequest, "already said hello");
+      SendJson(c, scratch_);
+      return;
+    case CommandType::kPing:
+      scratch_.clear();
+      proto::AppendPong(&scratch_, IdOf(cmd), int64_t(WallMs()));
+      SendJson(c, scratch_);
+      return;
+    case CommandType::kPresence: {
+      std::vector<std::string_view> users(cmd.users.begin(), cmd.users.end());
+      core::Origin o;
+      o.has_id = cmd.has_id;
+      o.id = cmd.id;
+      scratch_.clear();
+      hub_->AppendPresence(&scratch_, o, users, false);
+      SendJson(c, scratch_);
+      return;
+    }
+    case CommandType::kWatch: {
+      std::vector<std::string_view> users(cmd.users.begin(), cmd.users.end());
+      hub_->Watch(s, users);
+      if (cmd.has_id) {
+        scratch_.clear();
+        proto::AppendOk(&scratch_, cmd.id);
+        SendJson(c, scratch_);
+      }
+      return;
+    }
+    case CommandType::kSend:
+      op = new core::Op();
+      op->type = core::OpType::kSend;
+      if (cmd.to.kind == proto::DestKind::kUser) {
+        proto::AppendDirectConv(&op->conv, s->user, cmd.to.name);
+      } else {
+        proto::AppendGroupConv(&op->conv, cmd.to.name);
+      }
+      op->cmid.assign(cmd.cmid);
+      op->body.assign(cmd.body);
+      op->ephemeral = cmd.ephemeral;
+      op->created_us = MonoNs() / 1000;
+      shard_->metrics().messages_in_total.Add();
+      break;
+    case CommandType::kRecv:
+    case CommandType::kRead:
+      op = new core::Op();
+      op->type = cmd.type == CommandType::kRecv ? core::OpType::kRecv : core::OpType::kRead;
+      op->conv.assign(cmd.conv);
+      op->seq = cmd.seq;
+      break;
+    case CommandType::kPull:
+      op = new core::Op();
+      op->type = core::OpType::kPull;
+      op->conv.assign(cmd.conv);
+      op->has_after = cmd.has_after;
+      op->after = cmd.after;
+      op->has_before = cmd.has_before;
+      op->before = cmd.before;
+      op->limit = cmd.limit;
+      break;
+    case CommandType::kSync:
+      op = new core::Op();
+      op->type = core::OpType::kSync;
+      op->all = cmd.all;
+      break;
+    case CommandType::kJoin:
+    case CommandType::kLeave:
+      op = new core::Op();
+      op->type = cmd.type == CommandType::kJoin ? core::OpType::kJoin : core::OpType::kLeave;
+      op->conv.assign(cmd.conv);
+      break;
+  }
+  if (op == nullptr) return;
+  fill_origin(op);
+  hub_->Submit(s, op);
+}
+
+void Session::CloseIm(Conn* c) {
+  if (c->im == nullptr) return;
+  if (c->im->session != nullptr) {
+    hub_->CloseSession(c->im->session);
+    shard_->metrics().sessions.Sub();
+  }
+  delete c->im;
+  c->im = nullptr;
+}
+
+// --- core::Sink
+
+void Session::Write(void* conn, std::string_view json) {
+  auto* c = static_cast<Conn*>(conn);
+  if (c->closed() || (c->user_flags & kCloseSent)) return;
+  SendFrame(c, ws::kText, reinterpret_cast<const uint8_t*>(json.data()), json.size());
+}
+
+void Session::WriteShared(void* conn, net::SharedBuf* json) {
+  auto* c = static_cast<Conn*>(conn);
+  if (c->closed() || (c->user_flags & kCloseSent)) return;
+  if (c->pending_bytes() > cfg_.max_outbuf) {
+    // Slow consumer: nothing is lost (the client syncs when it is back).
+    shard_->metrics().slow_consumer_closes_total.Add();
+    CloseWs(c, ws::close_code::kSlowConsumer, "slow consumer");
+    return;
+  }
+  uint8_t hdr[ws::kMaxHeaderSize];
+  size_t hl = ws::WriteHeader(hdr, ws::kText, true, json->len, nullptr);
+  shard_->SendShared(c, hdr, hl, json);
+  shard_->metrics().ws_frames_out_total.Add();
+  shard_->metrics().deliveries_total.Add();
+}
+
+void Session::Close(void* conn, uint16_t code, const char* reason) {
+  CloseWs(static_cast<Conn*>(conn), code, reason);
+}
+
+}  // namespace longlink::server
