@@ -68,9 +68,9 @@ for stage in "${stages[@]}"; do
       # The cross-thread code: mailbox and shard tests, and the multi-shard
       # integration cases.
       mkdir -p build-tsan
-      if TARGETS="unit_net integration" configure_build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLL_SANITIZE=thread -DLL_BENCH=OFF; then
+      if TARGETS="unit_net unit_core integration" configure_build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLL_SANITIZE=thread -DLL_BENCH=OFF; then
         TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
-          run_ctest build-tsan tsan -R "unit_net|integration:(echo|lifecycle|limits)"
+          run_ctest build-tsan tsan -R "unit_net|unit_core|integration:(echo|lifecycle|limits|msg)"
       else
         failed=$((failed + 1)); summary+=("tsan: build failed")
       fi ;;

@@ -6,6 +6,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "ops/metrics.h"
 #include "proto/reply.h"
 
 namespace longlink::core {
@@ -109,9 +110,10 @@ void Hub::Dispatch(net::ShardMsg* msg) {
   delete msg;
 }
 
-void Hub::SendReply(const Origin& o, std::string bytes, int status) {
+void Hub::SendReply(const Origin& o, std::string bytes, int status, uint64_t created_us) {
   if (!o.conn.valid()) return;
   auto* r = new Reply();
+  r->created_us = created_us;
   r->kind = kReply;
   r->conn = o.conn;
   r->http = o.http;

@@ -128,7 +128,7 @@ class Hub : public EngineListener {
   int ConvOwner(std::string_view conv) const { return int(StableHash(conv) % uint64_t(n_)); }
   void Post(int shard, net::ShardMsg* msg);
   void Dispatch(net::ShardMsg* msg);
-  void SendReply(const Origin& o, std::string bytes, int status = 200);
+  void SendReply(const Origin& o, std::string bytes, int status = 200, uint64_t created_us = 0);
   void SendError(const Origin& o, int code /*proto::ErrorCode*/, const char* msg);
   void SendOk(const Origin& o);
 

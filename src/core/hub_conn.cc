@@ -110,9 +110,14 @@ void Hub::OnReply(Reply* r) {
   } else {
     sink_->Write(conn, r->bytes);
   }
+  if (r->created_us != 0) shard_->metrics().send_to_ack.Observe(MonoNs() / 1000 - r->created_us);
 }
 
 void Hub::OnPush(Push* p) {
+  if (p->created_us != 0) {
+    uint64_t us = MonoNs() / 1000 - p->created_us;
+    for (size_t i = 0; i < p->conns.size(); i++) shard_->metrics().send_to_delivery.Observe(us);
+  }
   for (const ConnRef& ref : p->conns) {
     Session* s = SessionOf(ref);
     if (s == nullptr) continue;

@@ -224,7 +224,7 @@ void Hub::OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) {
     a.cmid = op->cmid;
     proto::AppendAck(&out, op->origin.has_id ? proto::FrameId(op->origin.id) : std::nullopt, a);
   }
-  SendReply(op->origin, std::move(out));
+  SendReply(op->origin, std::move(out), 200, op->created_us);
   std::vector<std::string> users;
   ForEachMember(c, [&](const std::string& u) { users.push_back(u); });
   if (!c->group && m.seq == 1) {

@@ -116,6 +116,7 @@ struct Reply : net::ShardMsg {  // kReply
   bool http = false;
   int status = 200;  // http
   std::string bytes;  // a JSON frame or an HTTP JSON body
+  uint64_t created_us = 0;  // an ack: when its send arrived (MonoNs/1000)
 };
 
 struct Push : net::ShardMsg {  // kPush

@@ -75,6 +75,8 @@ struct ShardMetrics {
 #define LL_DECLARE(name, kind, help) Counter name;
   LL_SHARD_COUNTERS(LL_DECLARE)
 #undef LL_DECLARE
+  Histogram send_to_ack;       // send received -> ack written (this shard's sessions)
+  Histogram send_to_delivery;  // send received -> push written (recipients on this shard)
 };
 
 // Renders every shard's metrics plus process-wide lines in Prometheus text
