@@ -1,7 +1,7 @@
 // CommandParser allocates nothing per frame once it has seen frames of the
 // sizes it is given (the shard's steady state). This binary replaces the
-// global operator new to count calls; the nothrow and array forms that
-// simdjson uses go through it (libstdc++ forwards them).
+// global operator new (every non-aligned form: simdjson uses the nothrow
+// array one) to count calls.
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -15,20 +15,50 @@
 
 namespace {
 std::atomic<size_t> g_news{0};
-}  // namespace
 
-void* operator new(std::size_t n) {
+void* CountedAlloc(std::size_t n) noexcept {
   g_news.fetch_add(1, std::memory_order_relaxed);
-  void* p = std::malloc(n != 0 ? n : 1);
+  return std::malloc(n != 0 ? n : 1);
+}
+void* CountedAllocOrThrow(std::size_t n) {
+  void* p = CountedAlloc(n);
   if (p == nullptr) {
     throw std::bad_alloc();
   }
   return p;
 }
+}  // namespace
+
+// Every non-aligned form, so that no pointer from one allocator reaches the
+// other's free (ASan checks that across libsimdjson.so too).
+void* operator new(std::size_t n) {
+  return CountedAllocOrThrow(n);
+}
+void* operator new[](std::size_t n) {
+  return CountedAllocOrThrow(n);
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return CountedAlloc(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return CountedAlloc(n);
+}
 void operator delete(void* p) noexcept {
   std::free(p);
 }
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
 void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
   std::free(p);
 }
 
