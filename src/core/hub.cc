@@ -27,7 +27,8 @@ Hub::~Hub() {
   for (Pending* p : free_pending_) delete p;
   for (auto& [token, g] : syncs_) delete g.op;
   for (auto& [name, u] : users_) {
-    for (auto& [cmid, e] : u.dedup) {
+    if (!u.dedup) continue;
+    for (auto& [cmid, e] : u.dedup->entries) {
       for (Op* op : e.waiting) delete op;
     }
   }

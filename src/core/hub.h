@@ -155,10 +155,15 @@ class Hub : public EngineListener {
     bool done = false;
     std::vector<Op*> waiting;  // repeats that arrived while the first was in flight
   };
+  struct Dedup {
+    std::unordered_map<std::string, DedupEntry> entries;
+    std::deque<std::pair<int64_t, std::string>> order;  // (ts, cmid), for expiry
+  };
+  // Kept small for idle users: a few devices in a vector, the dedup window
+  // allocated on the first send.
   struct UserState {
-    std::unordered_map<std::string, ConnRef> devices;
-    std::unordered_map<std::string, DedupEntry> dedup;
-    std::deque<std::pair<int64_t, std::string>> dedup_order;  // (ts, cmid), for expiry
+    std::vector<std::pair<std::string, ConnRef>> devices;
+    std::unique_ptr<Dedup> dedup;
     std::unordered_set<std::string> convs;
   };
   struct SyncGather {
@@ -175,7 +180,7 @@ class Hub : public EngineListener {
   void StartSync(Op* op);
   void FinishSync(uint64_t token);
   void AnswerDup(Op* op, const DedupEntry& e);
-  void ExpireDedup(UserState& u, int64_t now_ms);
+  void ExpireDedup(Dedup& d, int64_t now_ms);
   void Broadcast(const SessionMsg& m, int kind);
 
   // A side (hub_conv.cc).

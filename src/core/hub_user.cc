@@ -26,8 +26,9 @@ void Hub::OnUserOp(Op* op) {
     case OpType::kPublish: {
       if (op->ephemeral) break;  // not deduplicated
       UserState& u = users_[op->user];
-      ExpireDedup(u, int64_t(WallMs()));
-      auto [it, fresh] = u.dedup.try_emplace(op->cmid);
+      if (!u.dedup) u.dedup = std::make_unique<Dedup>();
+      ExpireDedup(*u.dedup, int64_t(WallMs()));
+      auto [it, fresh] = u.dedup->entries.try_emplace(op->cmid);
       if (!fresh) {
         if (it->second.done) {
           AnswerDup(op, it->second);
@@ -73,15 +74,16 @@ void Hub::AnswerDup(Op* op, const DedupEntry& e) {
 
 void Hub::OnDedupRecord(DedupRecord* r) {
   UserState& u = users_[r->user];
-  auto it = u.dedup.find(r->cmid);
-  if (it == u.dedup.end()) return;
+  if (!u.dedup) return;
+  auto it = u.dedup->entries.find(r->cmid);
+  if (it == u.dedup->entries.end()) return;
   DedupEntry& e = it->second;
   std::vector<Op*> waiting;
   waiting.swap(e.waiting);
   if (!r->ok) {
     // The send was refused (forbidden, not_found, storage failure): forget
     // the cmid, and let the repeats that waited try on their own.
-    u.dedup.erase(it);
+    u.dedup->entries.erase(it);
     for (Op* op : waiting) OnUserOp(op);
     return;
   }
@@ -89,17 +91,17 @@ void Hub::OnDedupRecord(DedupRecord* r) {
   e.conv = r->conv;
   e.seq = r->seq;
   e.ts = r->ts;
-  u.dedup_order.emplace_back(r->ts, r->cmid);
+  u.dedup->order.emplace_back(r->ts, r->cmid);
   for (Op* op : waiting) {
     AnswerDup(op, e);
     delete op;
   }
 }
 
-void Hub::ExpireDedup(UserState& u, int64_t now_ms) {
-  while (!u.dedup_order.empty() && now_ms - u.dedup_order.front().first > kDedupWindowMs) {
-    u.dedup.erase(u.dedup_order.front().second);
-    u.dedup_order.pop_front();
+void Hub::ExpireDedup(Dedup& d, int64_t now_ms) {
+  while (!d.order.empty() && now_ms - d.order.front().first > kDedupWindowMs) {
+    d.entries.erase(d.order.front().second);
+    d.order.pop_front();
   }
 }
 
@@ -129,7 +131,8 @@ void Hub::OnRegister(SessionMsg* m) {
   up.device = m->device;
   up.conn = m->conn;
   up.ts = int64_t(WallMs());
-  auto it = u.devices.find(m->device);
+  auto it = std::find_if(u.devices.begin(), u.devices.end(),
+                         [&](const auto& d) { return d.first == m->device; });
   if (it != u.devices.end()) {
     up.replaced = it->second;
     auto* kick = new SessionMsg();
@@ -138,7 +141,7 @@ void Hub::OnRegister(SessionMsg* m) {
     Post(it->second.shard, kick);
     it->second = m->conn;
   } else {
-    u.devices.emplace(m->device, m->conn);
+    u.devices.emplace_back(m->device, m->conn);
   }
   up.transition = first;
   Broadcast(up, kSessionUp);
@@ -148,7 +151,8 @@ void Hub::OnUnregister(SessionMsg* m) {
   auto uit = users_.find(m->user);
   if (uit == users_.end()) return;
   UserState& u = uit->second;
-  auto it = u.devices.find(m->device);
+  auto it = std::find_if(u.devices.begin(), u.devices.end(),
+                         [&](const auto& d) { return d.first == m->device; });
   if (it == u.devices.end() || !(it->second == m->conn)) return;  // replaced already
   u.devices.erase(it);
   SessionMsg down;
