@@ -111,8 +111,13 @@ void Hub::Dispatch(net::ShardMsg* msg) {
   delete msg;
 }
 
+// A reply lets the client act on what it says, and its next request may
+// reach another shard before what this shard posted before the reply, were
+// the reply's chain flushed first. So what is pending is posted first: every
+// mailbox is linearizable, so anything caused by the reply queues behind it.
 void Hub::SendReply(const Origin& o, std::string bytes, int status, uint64_t created_us) {
   if (!o.conn.valid()) return;
+  if (o.conn.shard != id_ && outbox_ && outbox_->pending() > 0) outbox_->Flush();
   auto* r = new Reply();
   r->created_us = created_us;
   r->kind = kReply;

@@ -95,7 +95,10 @@ class Hub : public EngineListener {
   void Connect(const std::vector<Hub*>& hubs);
 
   // --- C side: called by the protocol layer of this shard.
-  Session* OpenSession(void* conn, std::string_view user, std::string_view device);
+  // The welcome is sent by the user's owner once every shard's replica has
+  // the session, so a message sent after the welcome reaches the device.
+  Session* OpenSession(void* conn, std::string_view user, std::string_view device,
+                       bool hello_has_id, uint64_t hello_id);
   void CloseSession(Session* s);
   // Takes ownership of `op`, a request of session `s` (send, recv, read,
   // pull, sync, join, leave), and routes it through the user's owner.

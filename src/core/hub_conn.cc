@@ -14,7 +14,8 @@
 
 namespace longlink::core {
 
-Session* Hub::OpenSession(void* conn, std::string_view user, std::string_view device) {
+Session* Hub::OpenSession(void* conn, std::string_view user, std::string_view device,
+                          bool hello_has_id, uint64_t hello_id) {
   auto* s = new Session();
   s->user.assign(user);
   s->device.assign(device);
@@ -29,6 +30,9 @@ Session* Hub::OpenSession(void* conn, std::string_view user, std::string_view de
   m->user = s->user;
   m->device = s->device;
   m->conn = s->self;
+  m->session_id = s->id;
+  m->hello_has_id = hello_has_id;
+  m->hello_id = hello_id;
   Post(UserOwner(user), m);
   return s;
 }

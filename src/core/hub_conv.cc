@@ -390,7 +390,8 @@ void Hub::DoGroupAdmin(Op* op) {
   switch (op->type) {
     case OpType::kGroupCreate:
       if (c.exists) {
-        SendError(op->origin, int(ErrorCode::kBadRequest), "group exists");
+        // 409 with code bad_request (PROTOCOL.md section 9).
+        SendReply(op->origin, "{\"error\":\"bad_request\",\"msg\":\"group exists\"}", 409);
         return;
       }
       c.exists = true;

@@ -145,6 +145,18 @@ void Hub::OnRegister(SessionMsg* m) {
   }
   up.transition = first;
   Broadcast(up, kSessionUp);
+  proto::Welcome w;
+  w.user = m->user;
+  w.device = m->device;
+  w.session = m->session_id;
+  w.heartbeat_ms = opts_.heartbeat_ms;
+  w.max_body = opts_.max_body;
+  w.ts = up.ts;
+  std::string out;
+  proto::AppendWelcome(&out, m->hello_has_id ? proto::FrameId(m->hello_id) : std::nullopt, w);
+  Origin o;
+  o.conn = m->conn;
+  SendReply(o, std::move(out));  // after the broadcast: see SendReply
 }
 
 void Hub::OnUnregister(SessionMsg* m) {

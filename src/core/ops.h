@@ -109,6 +109,10 @@ struct SessionMsg : net::ShardMsg {  // kRegister, kUnregister, kSessionUp, kSes
   ConnRef replaced;       // kSessionUp: the session this one replaced, if any
   bool transition = false;  // up: the user's first device; down: the last one
   int64_t ts = 0;
+  // kRegister: the welcome U sends once the session is in every replica.
+  std::string session_id;
+  bool hello_has_id = false;
+  uint64_t hello_id = 0;
 };
 
 struct Reply : net::ShardMsg {  // kReply

@@ -102,19 +102,9 @@ bool Session::OnHello(Conn* c, const proto::Command& cmd) {
     CloseWs(c, ws::close_code::kUnauthorized, "hello refused");
     return false;
   }
-  core::Session* s = hub_->OpenSession(c, user, cmd.hello.device_value);
-  c->im->session = s;
+  // The welcome comes from the user's owner once the session is registered.
+  c->im->session = hub_->OpenSession(c, user, cmd.hello.device_value, cmd.has_id, cmd.id);
   shard_->metrics().sessions.Add();
-  proto::Welcome w;
-  w.user = s->user;
-  w.device = s->device;
-  w.session = s->id;
-  w.heartbeat_ms = cfg_.heartbeat_s * 1000;
-  w.max_body = cfg_.max_body;
-  w.ts = int64_t(WallMs());
-  scratch_.clear();
-  proto::AppendWelcome(&scratch_, IdOf(cmd), w);
-  SendJson(c, scratch_);
   return true;
 }
 
