@@ -117,7 +117,9 @@ void Hub::Dispatch(net::ShardMsg* msg) {
 // mailbox is linearizable, so anything caused by the reply queues behind it.
 void Hub::SendReply(const Origin& o, std::string bytes, int status, uint64_t created_us) {
   if (!o.conn.valid()) return;
-  if (o.conn.shard != id_ && outbox_ && outbox_->pending() > 0) outbox_->Flush();
+  // (Even for a connection of this shard: inside a read its reply is
+  // written when the read ends, before the loop turn's flush.)
+  if (outbox_ && outbox_->pending() > 0) outbox_->Flush();
   auto* r = new Reply();
   r->created_us = created_us;
   r->kind = kReply;

@@ -199,10 +199,10 @@ class Hub : public EngineListener {
   ConvState* FindConv(const std::string& id);
   ConvState& GetConv(const std::string& id);
   void MoveCursor(ConvState* c, Op* op, bool recv, uint64_t seq);
-  void FanOut(ConvState* c, const std::vector<std::string>& users, net::SharedBuf* frame,
-              const ConnRef* except, const std::string* track_conv, uint64_t seq,
-              uint64_t created_us);
-  std::vector<std::string> MembersOf(const ConvState* c) const;
+  // Pushes `frame` to every online device of c's members but `except`, in
+  // one Push per destination shard.
+  void FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* except,
+              const std::string* track_conv, uint64_t seq, uint64_t created_us);
   void BuildPage(std::string* out, const Origin& o, ConvState* c, const Op* op);
   void IndexConv(const std::string& user, const std::string& conv, bool add);
 
@@ -224,7 +224,7 @@ class Hub : public EngineListener {
   };
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
-  std::unordered_map<std::string, PresenceEntry> presence_;          // replica
+  std::unordered_map<std::string, PresenceEntry, StringHash, std::equal_to<>> presence_;  // replica
   std::unordered_map<std::string, std::vector<ConnRef>> watchers_;  // local watchers
   TimerWheel wheel_;
   uv_timer_t timer_;

@@ -85,7 +85,7 @@ void Hub::AppendPresence(std::string* out, const Origin& o,
   std::unordered_set<std::string_view> seen;
   for (std::string_view u : users) {
     if (!seen.insert(u).second) continue;
-    auto it = presence_.find(std::string(u));
+    auto it = presence_.find(u);
     if (it != presence_.end() && !it->second.devices.empty()) {
       proto::AddPresenceOnline(out, u, it->second.devices.size());
     } else if (it != presence_.end() && it->second.last_seen != 0) {

@@ -38,16 +38,17 @@ bool SilentWithoutId(const Op* op) {
           op->type == OpType::kLeave);
 }
 
+// Calls f(std::string_view user) for every member, without copying names.
 template <typename F>
 void ForEachMember(const ConvState* c, F&& f) {
   if (c->group) {
-    for (const std::string& m : c->members) f(m);
+    for (const std::string& m : c->members) f(std::string_view(m));
     return;
   }
   proto::ConvId id;
   if (!proto::ParseConv(c->id, &id)) return;
-  f(std::string(id.a));
-  if (id.b != id.a) f(std::string(id.b));
+  f(id.a);
+  if (id.b != id.a) f(id.b);
 }
 
 }  // namespace
@@ -167,9 +168,7 @@ void Hub::DoSend(Op* op) {
     // Not stored, not deduplicated, no seq: pushed to who is online now.
     proto::AppendEphemeralMsg(&scratch_, m);
     net::SharedBuf* f = MakeFrame(scratch_);
-    std::vector<std::string> users;
-    ForEachMember(c, [&](const std::string& u) { users.push_back(u); });
-    FanOut(c, users, f, op->origin.http ? nullptr : &op->origin.conn, nullptr, 0, 0);
+    FanOut(c, f, op->origin.http ? nullptr : &op->origin.conn, nullptr, 0, 0);
     f->Unref();
     std::string out;
     proto::Ack a;
@@ -225,23 +224,20 @@ void Hub::OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) {
     proto::AppendAck(&out, op->origin.has_id ? proto::FrameId(op->origin.id) : std::nullopt, a);
   }
   SendReply(op->origin, std::move(out), 200, op->created_us);
-  std::vector<std::string> users;
-  ForEachMember(c, [&](const std::string& u) { users.push_back(u); });
   if (!c->group && m.seq == 1) {
-    for (const std::string& u : users) IndexConv(u, c->id, true);
+    ForEachMember(c, [&](std::string_view u) { IndexConv(std::string(u), c->id, true); });
   }
-  FanOut(c, users, m.frame, op->origin.http ? nullptr : &op->origin.conn, &c->id, m.seq,
+  FanOut(c, m.frame, op->origin.http ? nullptr : &op->origin.conn, &c->id, m.seq,
          op->created_us);
   delete op;
 }
 
-void Hub::FanOut(ConvState*, const std::vector<std::string>& users, net::SharedBuf* frame,
-                 const ConnRef* except, const std::string* track_conv, uint64_t seq,
-                 uint64_t created_us) {
+void Hub::FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* except,
+                 const std::string* track_conv, uint64_t seq, uint64_t created_us) {
   std::vector<Push*> pushes(size_t(n_), nullptr);
-  for (const std::string& u : users) {
+  ForEachMember(c, [&](std::string_view u) {
     auto it = presence_.find(u);
-    if (it == presence_.end()) continue;
+    if (it == presence_.end()) return;
     for (const auto& [device, ref] : it->second.devices) {
       if (except != nullptr && ref == *except) continue;
       Push*& p = pushes[ref.shard];
@@ -256,7 +252,7 @@ void Hub::FanOut(ConvState*, const std::vector<std::string>& users, net::SharedB
       }
       p->conns.push_back(ref);
     }
-  }
+  });
   for (int i = 0; i < n_; i++) {
     if (pushes[size_t(i)] != nullptr) Post(i, pushes[size_t(i)]);
   }
@@ -274,9 +270,7 @@ void Hub::MoveCursor(ConvState* c, Op* op, bool recv, uint64_t seq) {
   proto::AppendReceipt(&scratch_, c->id, seq, op->user,
                        recv ? proto::ReceiptKind::kDelivered : proto::ReceiptKind::kRead);
   net::SharedBuf* f = MakeFrame(scratch_);
-  std::vector<std::string> users;
-  ForEachMember(c, [&](const std::string& u) { users.push_back(u); });
-  FanOut(c, users, f, &op->origin.conn, nullptr, 0, 0);
+  FanOut(c, f, &op->origin.conn, nullptr, 0, 0);
   f->Unref();
 }
 

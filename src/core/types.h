@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,13 @@ inline uint64_t StableHash(std::string_view s) {
   }
   return h;
 }
+
+// Lets unordered containers keyed by std::string be searched with a
+// string_view, without building a string (C++20 heterogeneous lookup).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 // The key of a device's cursor in a conversation.
 inline std::string DeviceKey(std::string_view user, std::string_view device) {
