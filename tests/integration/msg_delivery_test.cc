@@ -1,0 +1,327 @@
+// PROTOCOL.md section 5: recv and read (replies only with an id), cursors,
+// redelivery after --ack-timeout, and delivered/read receipts.
+#include <sys/socket.h>
+
+#include <string>
+
+#include <doctest/doctest.h>
+
+#include "support/im_client.h"
+#include "support/msg_checks.h"
+#include "support/msg_env.h"
+#include "support/server.h"
+
+namespace longlink::test {
+namespace {
+
+long long MsSince(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+TEST_CASE("msg: recv and read answer ok only when they carry an id") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  MustSend(a, "u:bob", "c1");
+  MustSend(a, "u:bob", "c2");
+  MustPush(b, "d:alice:bob");
+  MustPush(b, "d:alice:bob");
+  REQUIRE(b.Send(R"({"t":"recv","conv":"d:alice:bob","seq":1})"));
+  REQUIRE(b.Send(R"({"t":"read","conv":"d:alice:bob","seq":1})"));
+  LL_EXPECT_NO_FRAME(b, 500ms);
+  CheckOk(MustRequest(b, R"({"t":"recv","id":11,"conv":"d:alice:bob","seq":2})", 11), 11);
+  CheckOk(MustRequest(b, R"({"t":"read","id":12,"conv":"d:alice:bob","seq":2})", 12), 12);
+  LL_EXPECT_NO_FRAME(b, 300ms);
+}
+
+TEST_CASE("msg: reading or receiving a group that does not exist or is not yours gets an error") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice"}));
+  ImClient b;
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  CheckError(MustRequest(b, R"({"t":"read","id":1,"conv":"g:nosuch","seq":1})", 1), "not_found", 1);
+  CheckError(MustRequest(b, R"({"t":"read","id":2,"conv":"g:team","seq":1})", 2), "forbidden", 2);
+  CheckError(MustRequest(b, R"({"t":"recv","id":3,"conv":"g:team","seq":1})", 3), "forbidden", 3);
+}
+
+TEST_CASE("msg: an unacknowledged push is pushed again after --ack-timeout, then after twice that") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--ack-timeout", "1"}));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  MustSend(a, "u:bob", "c1", R"({"n":1})");
+  Json first = MustPush(b, "d:alice:bob");
+  auto t0 = Clock::now();
+  Json second = MustPush(b, "d:alice:bob", 5s);
+  long long d1 = MsSince(t0);
+  auto t1 = Clock::now();
+  Json third = MustPush(b, "d:alice:bob", 6s);
+  long long d2 = MsSince(t1);
+  INFO("redelivered after " << d1 << " ms, then after " << d2 << " ms");
+  CHECK(d1 >= 700);
+  CHECK(d1 <= 2500);
+  CHECK(d2 >= 1500);
+  CHECK(d2 <= 3500);
+  for (const Json* m : {&second, &third})
+    CheckMsg(*m, "d:alice:bob", 1, "alice", "phone", "c1", R"({"n":1})");
+  CHECK(second.Int("ts") == first.Int("ts"));
+  // Once covered by recv, it is not pushed again (the next would come ~4 s later).
+  REQUIRE(b.Send(R"({"t":"recv","conv":"d:alice:bob","seq":1})"));
+  CheckReceipt(MustNext(a), "d:alice:bob", 1, "bob", "delivered");
+  LL_EXPECT_NO_FRAME(b, 5500ms);
+}
+
+TEST_CASE("msg: a push covered by recv is not pushed again") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--ack-timeout", "1"}));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  MustSend(a, "u:bob", "c1");
+  MustSend(a, "u:bob", "c2");
+  MustPush(b, "d:alice:bob");
+  MustPush(b, "d:alice:bob");
+  // A cumulative recv of 2 covers both.
+  REQUIRE(b.Send(R"({"t":"recv","conv":"d:alice:bob","seq":2})"));
+  LL_EXPECT_NO_FRAME(b, 3000ms);
+}
+
+TEST_CASE("msg: a recv covering only part of the pushes leaves the rest to redelivery") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--ack-timeout", "1"}));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  MustSend(a, "u:bob", "c1");
+  MustSend(a, "u:bob", "c2");
+  MustPush(b, "d:alice:bob");
+  MustPush(b, "d:alice:bob");
+  REQUIRE(b.Send(R"({"t":"recv","conv":"d:alice:bob","seq":1})"));
+  Json again = MustPush(b, "d:alice:bob", 4s);
+  CHECK(again.Int("seq") == 2);
+  REQUIRE(b.Send(R"({"t":"recv","conv":"d:alice:bob","seq":2})"));
+  LL_EXPECT_NO_FRAME(b, 3000ms);
+}
+
+TEST_CASE("msg: bob's recv sends alice a delivered receipt and bob's other devices one too") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ImClient a, b1, b2;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b1, srv.port(), "bob", "phone");
+  LL_LOGIN(b2, srv.port(), "bob", "tablet");
+  MustSend(a, "u:bob", "c1");
+  MustPush(b1, "d:alice:bob");
+  MustPush(b2, "d:alice:bob");
+  REQUIRE(b1.Send(R"({"t":"recv","conv":"d:alice:bob","seq":1})"));
+  Json r = MustNext(a);
+  CheckReceipt(r, "d:alice:bob", 1, "bob", "delivered");
+  CheckReceipt(MustNext(b2), "d:alice:bob", 1, "bob", "delivered");
+  LL_EXPECT_NO_FRAME(b1, 500ms);
+}
+
+TEST_CASE("msg: bob's read sends alice a read receipt, not to the connection that moved it") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ImClient a1, a2, b1, b2;
+  LL_LOGIN(a1, srv.port(), "alice", "phone");
+  LL_LOGIN(a2, srv.port(), "alice", "laptop");
+  LL_LOGIN(b1, srv.port(), "bob", "phone");
+  LL_LOGIN(b2, srv.port(), "bob", "tablet");
+  MustSend(a1, "u:bob", "c1");
+  MustSend(a1, "u:bob", "c2");
+  for (ImClient* c : {&a2, &b1, &b2}) {
+    MustPush(*c, "d:alice:bob");
+    MustPush(*c, "d:alice:bob");
+  }
+  REQUIRE(b1.Send(R"({"t":"read","conv":"d:alice:bob","seq":2})"));
+  for (ImClient* c : {&a1, &a2, &b2}) CheckReceipt(MustNext(*c), "d:alice:bob", 2, "bob", "read");
+  LL_EXPECT_NO_FRAME(b1, 500ms);
+}
+
+TEST_CASE("msg: no receipt is sent when the cursor does not move") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  MustSend(a, "u:bob", "c1");
+  MustSend(a, "u:bob", "c2");
+  CheckOk(MustRequest(b, R"({"t":"recv","id":1,"conv":"d:alice:bob","seq":2})", 1), 1);
+  CheckReceipt(MustType(a, "receipt"), "d:alice:bob", 2, "bob", "delivered");
+  CheckOk(MustRequest(b, R"({"t":"recv","id":2,"conv":"d:alice:bob","seq":1})", 2), 2);
+  CheckOk(MustRequest(b, R"({"t":"recv","id":3,"conv":"d:alice:bob","seq":2})", 3), 3);
+  LL_EXPECT_NO_FRAME(a, 700ms);
+  // The cursor stayed at 2: sync (all) says so.
+  Json sync = MustRequest(b, R"({"t":"sync","id":4,"all":true})", 4);
+  REQUIRE(sync["convs"].size() == 1);
+  CHECK(sync["convs"][0].Int("recv") == 2);
+  // read cursor: the same.
+  CheckOk(MustRequest(b, R"({"t":"read","id":5,"conv":"d:alice:bob","seq":2})", 5), 5);
+  CheckReceipt(MustType(a, "receipt"), "d:alice:bob", 2, "bob", "read");
+  CheckOk(MustRequest(b, R"({"t":"read","id":6,"conv":"d:alice:bob","seq":1})", 6), 6);
+  LL_EXPECT_NO_FRAME(a, 700ms);
+}
+
+TEST_CASE("msg: a recv above the conversation's last counts as its last") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  MustSend(a, "u:bob", "c1");
+  MustSend(a, "u:bob", "c2");
+  CheckOk(MustRequest(b, R"({"t":"recv","id":1,"conv":"d:alice:bob","seq":99})", 1), 1);
+  CheckReceipt(MustType(a, "receipt"), "d:alice:bob", 2, "bob", "delivered");
+  Json sync = MustRequest(b, R"({"t":"sync","id":2,"all":true})", 2);
+  REQUIRE(sync["convs"].size() == 1);
+  CHECK(sync["convs"][0].Int("recv") == 2);
+  // A third message is above the cursor again: a plain sync lists it.
+  MustSend(a, "u:bob", "c3");
+  Json sync2 = MustRequest(b, R"({"t":"sync","id":3})", 3);
+  REQUIRE(sync2["convs"].size() == 1);
+  CHECK(sync2["convs"][0].Int("last") == 3);
+  CHECK(sync2["convs"][0].Int("recv") == 2);
+}
+
+TEST_CASE("msg: a pull with after moves the recv cursor and sends a delivered receipt") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  for (int i = 1; i <= 4; ++i) MustSend(a, "u:bob", "c" + std::to_string(i));
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  Json page = MustRequest(b, R"({"t":"pull","id":1,"conv":"d:alice:bob","after":3,"limit":10})", 1);
+  CHECK(page["msgs"].size() == 1);
+  CheckReceipt(MustType(a, "receipt"), "d:alice:bob", 3, "bob", "delivered");
+}
+
+TEST_CASE("msg: receipts in a group reach all members up to --receipt-group-limit") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--receipt-group-limit", "2"}));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "pair", {"alice", "bob"}));
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  MustSend(a, "g:pair", "c1");
+  MustPush(b, "g:pair");
+  REQUIRE(b.Send(R"({"t":"read","conv":"g:pair","seq":1})"));
+  CheckReceipt(MustNext(a), "g:pair", 1, "bob", "read");
+}
+
+TEST_CASE("msg: groups above --receipt-group-limit get no receipts") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--receipt-group-limit", "2"}));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "trio", {"alice", "bob", "carol"}));
+  ImClient a, b, c;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  LL_LOGIN(c, srv.port(), "carol", "phone");
+  MustSend(a, "g:trio", "c1");
+  MustPush(b, "g:trio");
+  MustPush(c, "g:trio");
+  REQUIRE(b.Send(R"({"t":"recv","conv":"g:trio","seq":1})"));
+  REQUIRE(b.Send(R"({"t":"read","conv":"g:trio","seq":1})"));
+  LL_EXPECT_NO_FRAME(a, 1000ms);
+  LL_EXPECT_NO_FRAME(c, 10ms);
+  // The cursors moved all the same.
+  Json sync = MustRequest(b, R"({"t":"sync","id":2,"all":true})", 2);
+  REQUIRE(sync["convs"].size() == 1);
+  CHECK(sync["convs"][0].Int("recv") == 1);
+  CHECK(sync["convs"][0].Int("read") == 1);
+}
+
+TEST_CASE("msg: a push not confirmed before a disconnect is found by sync after the reconnect") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  {
+    ImClient b;
+    LL_LOGIN(b, srv.port(), "bob", "phone");
+    MustSend(a, "u:bob", "c1");
+    MustPush(b, "d:alice:bob");
+    b.Close();
+  }
+  MustSend(a, "u:bob", "c2");
+  ImClient b2;
+  LL_LOGIN(b2, srv.port(), "bob", "phone");
+  LL_EXPECT_NO_FRAME(b2, 1000ms);  // no backlog pushed at a reconnecting device
+  Json sync = MustRequest(b2, R"({"t":"sync","id":1})", 1);
+  INFO(sync);
+  REQUIRE(sync["convs"].size() == 1);
+  CHECK(sync["convs"][0].Str("conv") == "d:alice:bob");
+  CHECK(sync["convs"][0].Int("last") == 2);
+  CHECK(sync["convs"][0].Int("recv") == 0);
+}
+
+TEST_CASE("msg: a recipient that does not read is closed with 4008 and loses nothing") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--max-outbuf", "256KiB", "--rate", "100000"}));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  int small = 4096;
+  setsockopt(b.ws().conn().fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  constexpr int kN = 250;
+  const std::string body = "\"" + std::string(60000, 'x') + "\"";
+  std::string batch;
+  for (int i = 0; i < kN; ++i)
+    batch += EncodeFrame(op::kText, SendFrame("u:bob", "c" + std::to_string(i), body, i));
+  REQUIRE(a.ws().SendRaw(batch, 60s));
+  for (int i = 0; i < kN; ++i) REQUIRE(MustNext(a, 20s).Str("t") == "ack");
+  // bob reads now: whatever was queued, then close 4008.
+  CHECK(b.WaitClose(20s) == 4008);
+  size_t pushed = b.kept().size();
+  CHECK(pushed < size_t(kN));
+  int64_t prev = 0;
+  for (const Json& m : b.kept()) {
+    CHECK(m.Int("seq") == prev + 1);
+    prev = m.Int("seq");
+  }
+  // Back again: everything is there.
+  ImClient b2;
+  LL_LOGIN(b2, srv.port(), "bob", "phone");
+  int64_t id = b2.NextId();
+  Json page = MustRequest(b2, R"({"t":"pull","id":)" + std::to_string(id) +
+                                  R"(,"conv":"d:alice:bob","after":0,"limit":1000})",
+                          id, 20s);
+  REQUIRE(page["msgs"].size() == size_t(kN));
+  for (int i = 0; i < kN; ++i) CHECK(page["msgs"][size_t(i)].Int("seq") == i + 1);
+}
+
+TEST_CASE("msg: a pull with after covering a push stops its redelivery") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--ack-timeout", "1"}));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  MustSend(a, "u:bob", "c1");
+  MustPush(b, "d:alice:bob");
+  // after 1: confirms seq 1 as a recv would.
+  Json page = MustRequest(b, R"({"t":"pull","id":1,"conv":"d:alice:bob","after":1})", 1);
+  CHECK(page["msgs"].size() == 0);
+  LL_EXPECT_NO_FRAME(b, 3000ms);
+}
+
+}  // namespace
+}  // namespace longlink::test

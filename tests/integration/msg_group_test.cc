@@ -1,0 +1,332 @@
+// PROTOCOL.md sections 3 and 9 for groups: the /api/groups calls, join and
+// leave over the socket, what non-members and unknown groups get, group
+// pushes, and history surviving a delete.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "support/im_client.h"
+#include "support/msg_checks.h"
+#include "support/msg_env.h"
+#include "support/server.h"
+
+namespace longlink::test {
+namespace {
+
+void CheckApiError(const ApiReply& r, int status, std::string_view code) {
+  INFO("reply: " << r);
+  CHECK(r.status == status);
+  CHECK(r.json.Str("error") == code);
+  CHECK(r.json["msg"].is_string());
+}
+
+std::vector<std::string> Members(const Json& group) {
+  std::vector<std::string> out;
+  for (const Json& m : group["members"].items()) out.push_back(m.str());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_CASE("msg: POST /api/groups creates a group and GET returns it") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ApiReply r = Api(srv.port(), "POST", "/api/groups",
+                   R"({"group":"team","members":["alice","bob"],"open":false})");
+  INFO(r);
+  CHECK(r.status == 200);
+  CHECK(r.json.Str("group") == "team");
+  CHECK(r.json.Int("members") == 2);
+  CHECK(StartsWith(r.resp.Header("Content-Type"), "application/json"));
+  ApiReply g = Api(srv.port(), "GET", "/api/groups/team");
+  INFO(g);
+  CHECK(g.status == 200);
+  CHECK(g.json.Str("group") == "team");
+  CHECK(g.json["open"].raw() == "false");
+  CHECK(Members(g.json) == std::vector<std::string>{"alice", "bob"});
+  ApiReply o = Api(srv.port(), "POST", "/api/groups", R"({"group":"lobby","members":[],"open":true})");
+  CHECK(o.status == 200);
+  CHECK(o.json.Int("members") == 0);
+  ApiReply og = Api(srv.port(), "GET", "/api/groups/lobby");
+  CHECK(og.json["open"].raw() == "true");
+  CHECK(og.json["members"].is_array());
+  CHECK(og.json["members"].size() == 0);
+}
+
+TEST_CASE("msg: POST /api/groups for an existing group answers 409") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice"}));
+  ApiReply r = Api(srv.port(), "POST", "/api/groups", R"({"group":"team","members":["bob"]})");
+  CheckApiError(r, 409, "bad_request");
+  ApiReply g = Api(srv.port(), "GET", "/api/groups/team");
+  CHECK(Members(g.json) == std::vector<std::string>{"alice"});
+}
+
+TEST_CASE("msg: POST /api/groups with a bad body or name answers 400") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  CheckApiError(Api(srv.port(), "POST", "/api/groups", R"({"group":"te am","members":[]})"), 400,
+                "bad_request");
+  CheckApiError(Api(srv.port(), "POST", "/api/groups", R"({"members":["a"]})"), 400,
+                "bad_request");
+  CheckApiError(Api(srv.port(), "POST", "/api/groups", R"({"group":"t","members":["a b"]})"), 400,
+                "bad_request");
+  CheckApiError(Api(srv.port(), "POST", "/api/groups", R"({"group":"t",)"), 400, "bad_request");
+  CHECK(Api(srv.port(), "GET", "/api/groups/t").status == 404);
+}
+
+TEST_CASE("msg: POST /api/groups/<g>/members adds and removes members") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice", "bob"}));
+  ApiReply r = Api(srv.port(), "POST", "/api/groups/team/members",
+                   R"({"add":["carol"],"remove":["bob"]})");
+  INFO(r);
+  CHECK(r.status == 200);
+  CHECK(r.json.Int("members") == 2);
+  ApiReply g = Api(srv.port(), "GET", "/api/groups/team");
+  CHECK(Members(g.json) == std::vector<std::string>{"alice", "carol"});
+  // Only add, only remove, and removing a non-member.
+  CHECK(Api(srv.port(), "POST", "/api/groups/team/members", R"({"add":["dave"]})").json.Int(
+            "members") == 3);
+  CHECK(Api(srv.port(), "POST", "/api/groups/team/members", R"({"remove":["zoe","alice"]})")
+            .json.Int("members") == 2);
+  CheckApiError(Api(srv.port(), "POST", "/api/groups/nosuch/members", R"({"add":["a"]})"), 404,
+                "not_found");
+  // The membership is live: bob, removed, cannot send; carol can.
+  ImClient b, c;
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  LL_LOGIN(c, srv.port(), "carol", "phone");
+  ExpectSendError(b, "g:team", "b1", "forbidden");
+  CHECK(MustSend(c, "g:team", "c1") == 1);
+}
+
+TEST_CASE("msg: DELETE /api/groups/<g> answers {} and the group is gone") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice"}));
+  ApiReply d = Api(srv.port(), "DELETE", "/api/groups/team");
+  INFO(d);
+  CHECK(d.status == 200);
+  CHECK(d.json.is_object());
+  CHECK(d.json.size() == 0);
+  CheckApiError(Api(srv.port(), "GET", "/api/groups/team"), 404, "not_found");
+  CheckApiError(Api(srv.port(), "DELETE", "/api/groups/team"), 404, "not_found");
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  ExpectSendError(a, "g:team", "a1", "not_found");
+}
+
+TEST_CASE("msg: the API answers 401 without or with a wrong key before any other check") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice"}));
+  struct Call {
+    const char* method;
+    const char* target;
+    const char* body;
+  };
+  const Call calls[] = {
+      {"POST", "/api/groups", R"({"group":"x","members":[]})"},
+      {"POST", "/api/groups", "{not json"},
+      {"GET", "/api/groups/team", ""},
+      {"GET", "/api/groups/nosuch", ""},
+      {"DELETE", "/api/groups/team", ""},
+      {"POST", "/api/groups/team/members", R"({"add":["bob"]})"},
+      {"POST", "/api/publish", R"({"to":"u:bob","cmid":"c1","body":1})"},
+      {"GET", "/api/history?conv=g:team", ""},
+      {"GET", "/api/presence?users=alice", ""},
+      {"PUT", "/api/publish", ""},
+      {"GET", "/api/nosuch", ""},
+  };
+  for (const Call& c : calls) {
+    for (std::string_view key : {std::string_view(), std::string_view("wrong-key")}) {
+      INFO(c.method << " " << c.target << " key '" << key << "'");
+      ApiReply r = Api(srv.port(), c.method, c.target, c.body, key);
+      CheckApiError(r, 401, "unauthorized");
+    }
+  }
+  // Nothing changed.
+  ApiReply g = Api(srv.port(), "GET", "/api/groups/team");
+  CHECK(g.status == 200);
+  CHECK(Members(g.json) == std::vector<std::string>{"alice"});
+  CHECK(Api(srv.port(), "GET", "/api/groups/x").status == 404);
+}
+
+TEST_CASE("msg: without an API key configured the API answers 401") {
+  Secrets s;
+  Server srv({"--auth", "none", "--storage", "memory", "--threads", "1"});
+  LL_START(srv);
+  CheckApiError(Api(srv.port(), "POST", "/api/groups", R"({"group":"x","members":[]})"), 401,
+                "unauthorized");
+  CheckApiError(Api(srv.port(), "GET", "/api/groups/x", "", ""), 401, "unauthorized");
+}
+
+TEST_CASE("msg: sending to a group the user is not a member of gets forbidden") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice", "bob"}));
+  ImClient c, b;
+  LL_LOGIN(c, srv.port(), "carol", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  Json e = MustRequest(c, SendFrame("g:team", "c1", "1", 4), 4);
+  CheckError(e, "forbidden", 4);
+  LL_EXPECT_NO_FRAME(b, 500ms);
+  CHECK(MustSend(b, "g:team", "b1") == 1);
+}
+
+TEST_CASE("msg: sending to a group that does not exist gets not_found") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  CheckError(MustRequest(a, SendFrame("g:nosuch", "c1", "1", 4), 4), "not_found", 4);
+}
+
+TEST_CASE("msg: joining an open group answers ok and makes the user a member") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "lobby", {"alice"}, /*open=*/true));
+  ImClient a, c;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(c, srv.port(), "carol", "phone");
+  ExpectSendError(c, "g:lobby", "c0", "forbidden");
+  CheckOk(MustRequest(c, R"({"t":"join","id":5,"conv":"g:lobby"})", 5), 5);
+  Json g = Api(srv.port(), "GET", "/api/groups/lobby").json;
+  CHECK(Members(g) == std::vector<std::string>{"alice", "carol"});
+  CHECK(MustSend(c, "g:lobby", "c1") == 1);
+  Json m = MustPush(a, "g:lobby");
+  CheckMsg(m, "g:lobby", 1, "carol", "phone", "c1", R"({"text":"hi"})");
+}
+
+TEST_CASE("msg: joining a group that is not open gets forbidden") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice"}));
+  ImClient c;
+  LL_LOGIN(c, srv.port(), "carol", "phone");
+  CheckError(MustRequest(c, R"({"t":"join","id":5,"conv":"g:team"})", 5), "forbidden", 5);
+  CHECK(Members(Api(srv.port(), "GET", "/api/groups/team").json) ==
+        std::vector<std::string>{"alice"});
+}
+
+TEST_CASE("msg: joining a group that does not exist gets not_found") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ImClient c;
+  LL_LOGIN(c, srv.port(), "carol", "phone");
+  CheckError(MustRequest(c, R"({"t":"join","id":5,"conv":"g:nosuch"})", 5), "not_found", 5);
+}
+
+TEST_CASE("msg: joining a group when already a member answers ok") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice"}));  // closed, but alice is a member
+  REQUIRE(CreateGroup(srv.port(), "lobby", {"alice"}, true));
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  CheckOk(MustRequest(a, R"({"t":"join","id":5,"conv":"g:team"})", 5), 5);
+  CheckOk(MustRequest(a, R"({"t":"join","id":6,"conv":"g:lobby"})", 6), 6);
+  CHECK(Members(Api(srv.port(), "GET", "/api/groups/lobby").json) ==
+        std::vector<std::string>{"alice"});
+}
+
+TEST_CASE("msg: leaving a group answers ok and ends membership, and leaving again answers ok") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice", "bob"}));
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  CheckOk(MustRequest(b, R"({"t":"leave","id":6,"conv":"g:team"})", 6), 6);
+  CHECK(Members(Api(srv.port(), "GET", "/api/groups/team").json) ==
+        std::vector<std::string>{"alice"});
+  CheckOk(MustRequest(b, R"({"t":"leave","id":7,"conv":"g:team"})", 7), 7);
+  ExpectSendError(b, "g:team", "b1", "forbidden");
+  CHECK(MustSend(a, "g:team", "a1") == 1);
+  LL_EXPECT_NO_FRAME(b, 500ms);
+}
+
+TEST_CASE("msg: a group message is pushed to every online member device in seq order") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice", "bob", "carol"}));
+  ImClient a1, a2, b1, b2, c1, outsider;
+  LL_LOGIN(a1, srv.port(), "alice", "phone");
+  LL_LOGIN(a2, srv.port(), "alice", "laptop");
+  LL_LOGIN(b1, srv.port(), "bob", "phone");
+  LL_LOGIN(b2, srv.port(), "bob", "laptop");
+  LL_LOGIN(c1, srv.port(), "carol", "phone");
+  LL_LOGIN(outsider, srv.port(), "dave", "phone");
+  constexpr int kN = 20;
+  for (int i = 0; i < kN; ++i) {
+    ImClient& sender = i % 3 == 0 ? a1 : i % 3 == 1 ? b1 : c1;
+    REQUIRE(sender.Send(SendFrame("g:team", "m" + std::to_string(i), std::to_string(i), 500 + i)));
+    Json ack;
+    REQUIRE_MESSAGE(sender.WaitId(500 + i, &ack), sender.error());
+    CheckAck(ack, 500 + i, "g:team", i + 1, "m" + std::to_string(i));
+  }
+  struct Expect {
+    ImClient* c;
+    const char* name;
+    int skip;  // messages this connection sent itself (i % 3), -1: none
+  };
+  for (Expect e : {Expect{&a1, "a1", 0}, Expect{&a2, "a2", -1}, Expect{&b1, "b1", 1},
+                   Expect{&b2, "b2", -1}, Expect{&c1, "c1", 2}}) {
+    std::string name = e.name;
+    INFO("connection " << name);
+    for (int i = 0; i < kN; ++i) {
+      if (i % 3 == e.skip)
+        continue;
+      Json m = MustPush(*e.c, "g:team");
+      const char* from = i % 3 == 0 ? "alice" : i % 3 == 1 ? "bob" : "carol";
+      CheckMsg(m, "g:team", i + 1, from, "phone", "m" + std::to_string(i), std::to_string(i));
+    }
+    LL_EXPECT_NO_FRAME(*e.c, 200ms);
+  }
+  LL_EXPECT_NO_FRAME(outsider, 200ms);
+}
+
+TEST_CASE("msg: a deleted group keeps its history and a recreated one continues its seq") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice", "bob"}));
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  CHECK(MustSend(a, "g:team", "m1", R"("one")") == 1);
+  CHECK(MustSend(a, "g:team", "m2", R"("two")") == 2);
+  REQUIRE(Api(srv.port(), "DELETE", "/api/groups/team").status == 200);
+  ExpectSendError(a, "g:team", "m3", "not_found");
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice", "carol"}));
+  CHECK(MustSend(a, "g:team", "m4", R"("three")") == 3);
+  Json page = MustRequest(a, R"({"t":"pull","id":9,"conv":"g:team"})", 9);
+  INFO(page);
+  REQUIRE(page["msgs"].size() == 3);
+  CHECK(page["msgs"][0]["body"].raw() == R"("one")");
+  CHECK(page["msgs"][1]["body"].raw() == R"("two")");
+  CHECK(page["msgs"][2]["body"].raw() == R"("three")");
+  CHECK(page["msgs"][2].Int("seq") == 3);
+  ApiReply h = Api(srv.port(), "GET", "/api/history?conv=g:team&after=0&limit=10");
+  CHECK(h.status == 200);
+  CHECK(h.json["msgs"].size() == 3);
+}
+
+}  // namespace
+}  // namespace longlink::test
