@@ -46,7 +46,13 @@ void OutQueue::Append(const uint8_t* data, size_t len) {
     }
   }
   while (len > 0) {
-    size_t cap = len > kChunk ? len : kChunk;
+    // Start small (most queues hold one small frame for a moment: a push to
+    // an idle connection) and double with each new chunk up to kChunk, so a
+    // push costs a small-object allocation, not a fresh 16 KiB that faults
+    // its page in again every time.
+    size_t want = segs_.size() > head_ ? size_t(segs_.back().buf->cap) * 2 : kFirstChunk;
+    if (want > kChunk) want = kChunk;
+    size_t cap = len > want ? len : want;
     if (cap > (1u << 30)) cap = 1u << 30;
     SharedBuf* b = SharedBuf::New(cap);
     size_t n = len < cap ? len : cap;

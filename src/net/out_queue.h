@@ -58,6 +58,7 @@ class OutQueue {
     uint32_t off;
     uint32_t len;
   };
+  static constexpr size_t kFirstChunk = 512 - sizeof(SharedBuf);
   static constexpr size_t kChunk = 16 * 1024;
   std::vector<Segment> segs_;
   size_t head_ = 0;  // first live segment
