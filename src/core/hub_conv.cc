@@ -453,6 +453,7 @@ void Hub::OnSyncQuery(SyncQuery* q) {
     ConvState* c = FindConv(conv);
     if (c == nullptr) continue;
     if (c->group && (!c->exists || c->members.count(q->user) == 0)) continue;
+    if (!c->group && c->last_seq == 0) continue;  // a direct one exists once it has a message
     Cursor cur;
     auto it = c->cursors.find(key);
     if (it != c->cursors.end()) cur = it->second;

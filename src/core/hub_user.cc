@@ -46,6 +46,14 @@ void Hub::OnUserOp(Op* op) {
     default:
       break;
   }
+  // A sync pipelined after this request must see its conversation: list it
+  // now. The owner answers a sync query only for conversations where the
+  // user is a member with messages (direct) or a member (group), so a send or
+  // join that fails adds nothing visible.
+  if (!op->origin.http &&
+      ((op->type == OpType::kSend && !op->ephemeral) || op->type == OpType::kJoin)) {
+    users_[op->user].convs.insert(op->conv);
+  }
   op->kind = kConvOp;
   Post(ConvOwner(op->conv), op);
 }

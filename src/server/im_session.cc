@@ -44,8 +44,15 @@ bool Session::OnImMessage(Conn* c, uint8_t opcode, uint8_t* data, size_t len) {
       CloseWs(c, ws::close_code::kRateAbuse, "rate limit abuse");
       return false;
     }
+    // The frame is dropped, not executed; it is parsed only so that the
+    // error carries its id (section 1.1: an error carries the request's id).
+    proto::Command dropped;
+    size_t cap = shard_->ReadableFrom(data);
+    parser_->Parse(reinterpret_cast<const char*>(data), len, cap >= len ? cap : len, &dropped);
+    shard_->metrics().rate_limited_total.Add();
     scratch_.clear();
-    proto::AppendRateLimited(&scratch_, std::nullopt, d.retry_ms);
+    proto::AppendRateLimited(&scratch_, dropped.has_id ? IdOf(dropped) : std::nullopt,
+                             d.retry_ms);
     SendJson(c, scratch_);
     return true;
   }
