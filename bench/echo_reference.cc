@@ -14,7 +14,17 @@
 // a read ended mid-frame (`in`) or a send was short (`out`); while `out` is
 // non-empty the connection waits for EPOLLOUT and is not read (backpressure).
 //
-//   echo_reference --listen 127.0.0.1:PORT [--max-frame BYTES]
+// --broadcast turns it into the baseline for group fan-out (bench/group.sh):
+// every data frame (text, binary, continuation) received from one connection
+// is written, unmasked and with the same first byte, to every other upgraded
+// connection instead of back to its sender; control frames are still echoed
+// to the sender. The frames of one read are framed once into a shared buffer
+// and each other connection gets them with one send() (whatever it does not
+// take waits in its `out`, appended to, up to kMaxBacklog, beyond which the
+// connection is dropped). Connections are kept in a vector for the fan-out
+// loop, removed by swapping with the last.
+//
+//   echo_reference --listen 127.0.0.1:PORT [--max-frame BYTES] [--broadcast]
 //
 // Logs "listening on HOST:PORT" to stderr once bound (PORT 0 picks a free
 // port), as longlink does. Linux only; needs libcrypto (SHA-1 and base64).
@@ -35,6 +45,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -45,6 +56,8 @@ constexpr size_t kReadBufSize = 256 * 1024;
 constexpr size_t kMaxRequestHeader = 8 * 1024;
 constexpr size_t kDefaultMaxFrame = 16 * 1024 * 1024;
 constexpr int kMaxEvents = 1024;
+constexpr size_t kMaxBacklog = 64 * 1024 * 1024;  // --broadcast: unsent bytes per connection
+constexpr size_t kNoPeer = SIZE_MAX;
 constexpr char kWsGuid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 // A growable byte buffer that, unlike std::vector, never zero-fills.
@@ -77,6 +90,12 @@ class Bytes {
     size_ = n;
   }
   void SetSize(size_t n) { size_ = n; }
+  void Append(const uint8_t* p, size_t n) {
+    if (size_ + n > cap_)
+      Reserve(std::max(size_ + n, cap_ * 2));
+    std::memcpy(data_ + size_, p, n);
+    size_ += n;
+  }
   // Drops the first n bytes.
   void Consume(size_t n) {
     std::memmove(data_, data_ + n, size_ - n);
@@ -98,10 +117,12 @@ class Bytes {
 struct Conn {
   int fd = -1;
   bool upgraded = false;
-  bool closing = false;  // close once `out` is written (a close frame was echoed)
-  uint64_t need = 0;     // size of the frame whose start is in[0], once its header is in
-  Bytes in;              // unparsed input carried over between reads
-  Bytes out;             // what a short send() left behind
+  bool closing = false;   // close once `out` is written (a close frame was echoed)
+  uint64_t need = 0;      // size of the frame whose start is in[0], once its header is in
+  size_t peer = kNoPeer;  // --broadcast: index in Server::peers_ once upgraded
+  bool doomed = false;    // --broadcast: a fan-out failed; closed after this epoll batch
+  Bytes in;               // unparsed input carried over between reads
+  Bytes out;              // what a short send() left behind
 };
 
 // Copies n payload bytes from src to dst, unmasking them with `key`, 8 bytes
@@ -162,7 +183,9 @@ std::string_view FindHeader(std::string_view head, std::string_view name) {
 
 class Server {
  public:
-  explicit Server(size_t max_frame) : max_frame_(max_frame) { rbuf_.Reserve(kReadBufSize); }
+  Server(size_t max_frame, bool broadcast) : max_frame_(max_frame), broadcast_(broadcast) {
+    rbuf_.Reserve(kReadBufSize);
+  }
 
   // Binds and listens on host:port; returns false with a message on stderr.
   bool Listen(const std::string& host, int port);
@@ -181,15 +204,24 @@ class Server {
   size_t EchoFrames(Conn* c, const uint8_t* data, size_t len, bool* bad);
   // Sends wbuf_[0, wlen_) with one send(); keeps any remainder in c->out.
   void Flush(Conn* c);
+  // --broadcast: sends bbuf_[0, blen_) to every upgraded connection but `from`.
+  void Broadcast(const Conn* from);
+  // Sends or queues `len` bytes to `c`; false if `c` must be dropped.
+  bool SendOrQueue(Conn* c, const uint8_t* data, size_t len);
   void CloseConn(Conn* c);
   void Watch(Conn* c, uint32_t events);
 
   size_t max_frame_;
+  bool broadcast_;
   int epfd_ = -1;
   int lfd_ = -1;
   Bytes rbuf_;  // every read lands here first (kReadBufSize)
   Bytes wbuf_;  // replies to one read, sent with one send()
   size_t wlen_ = 0;
+  Bytes bbuf_;  // --broadcast: the data frames of one read, framed for the others
+  size_t blen_ = 0;
+  std::vector<Conn*> peers_;   // --broadcast: upgraded connections
+  std::vector<Conn*> doomed_;  // --broadcast: peers a fan-out failed to reach
 };
 
 bool Server::Listen(const std::string& host, int port) {
@@ -239,6 +271,8 @@ int Server::Run() {
     // event cannot leave a stale pointer in a later one.
     for (int i = 0; i < n; ++i) {
       auto* c = static_cast<Conn*>(events[i].data.ptr);
+      if (c != nullptr && c->doomed)
+        continue;
       if (c == nullptr) {
         OnAcceptable();
       } else if (!c->out.empty()) {
@@ -247,6 +281,8 @@ int Server::Run() {
         OnReadable(c);  // EPOLLIN, EPOLLERR or EPOLLHUP: read() tells which
       }
     }
+    for (Conn* c : doomed_) CloseConn(c);
+    doomed_.clear();
   }
 }
 
@@ -297,6 +333,10 @@ void Server::OnReadable(Conn* c) {
   // bytes shorter than the masked request's), plus the 101 response.
   wbuf_.Reserve(total + 256);
   wlen_ = 0;
+  if (broadcast_) {
+    bbuf_.Reserve(total);
+    blen_ = 0;
+  }
   int64_t used = Process(c, base, total);
   if (used < 0) {
     CloseConn(c);
@@ -313,6 +353,8 @@ void Server::OnReadable(Conn* c) {
   }
   if (c->in.empty() && c->in.capacity() > kReadBufSize)
     c->in.Release();
+  if (blen_ > 0)
+    Broadcast(c);
   Flush(c);
 }
 
@@ -356,6 +398,10 @@ int64_t Server::Handshake(Conn* c, const uint8_t* data, size_t len) {
                         reinterpret_cast<const char*>(accept));
   wlen_ = static_cast<size_t>(n);
   c->upgraded = true;
+  if (broadcast_) {
+    c->peer = peers_.size();
+    peers_.push_back(c);
+  }
   return static_cast<int64_t>(end + 4);
 }
 
@@ -386,14 +432,17 @@ size_t Server::EchoFrames(Conn* c, const uint8_t* data, size_t len, bool* bad) {
       c->need = hdr + plen;
       break;
     }
-    uint8_t* out = wbuf_.data() + wlen_;
+    // --broadcast: data frames go to the others, control frames back.
+    bool fan_out = broadcast_ && (p[0] & 0x08) == 0;
+    size_t& olen = fan_out ? blen_ : wlen_;
+    uint8_t* out = (fan_out ? bbuf_ : wbuf_).data() + olen;
     size_t out_hdr = WriteHeader(out, p[0], plen);
     if (masked) {
       UnmaskCopy(out + out_hdr, p + hdr, plen, p + hdr - 4);
     } else {
       std::memcpy(out + out_hdr, p + hdr, plen);
     }
-    wlen_ += out_hdr + plen;
+    olen += out_hdr + plen;
     pos += hdr + plen;
     if ((p[0] & 0x0F) == 0x8)
       c->closing = true;  // echo the close, then hang up
@@ -421,6 +470,41 @@ void Server::Flush(Conn* c) {
   }
   if (c->closing)
     CloseConn(c);
+}
+
+void Server::Broadcast(const Conn* from) {
+  for (Conn* peer : peers_) {
+    if (peer != from && !peer->doomed && !SendOrQueue(peer, bbuf_.data(), blen_)) {
+      // Closed once the epoll batch is done: a later event of this batch
+      // may point at it, and closing edits peers_.
+      peer->doomed = true;
+      doomed_.push_back(peer);
+    }
+  }
+  blen_ = 0;
+}
+
+bool Server::SendOrQueue(Conn* c, const uint8_t* data, size_t len) {
+  if (!c->out.empty()) {
+    if (c->out.size() + len > kMaxBacklog)
+      return false;  // a consumer this slow would only grow the backlog
+    c->out.Append(data, len);
+    return true;
+  }
+  ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      return false;
+    n = 0;
+  }
+  if (static_cast<size_t>(n) < len) {
+    c->out.Assign(data + n, len - static_cast<size_t>(n));
+    epoll_event ev{};
+    ev.events = EPOLLOUT;
+    ev.data.ptr = c;
+    return epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) == 0;
+  }
+  return true;
 }
 
 void Server::OnWritable(Conn* c) {
@@ -451,12 +535,19 @@ void Server::Watch(Conn* c, uint32_t events) {
 }
 
 void Server::CloseConn(Conn* c) {
+  if (c->peer != kNoPeer) {
+    Conn* last = peers_.back();
+    peers_[c->peer] = last;
+    last->peer = c->peer;
+    peers_.pop_back();
+  }
   close(c->fd);  // also removes it from the epoll set
   delete c;
 }
 
 int Usage() {
-  std::fprintf(stderr, "usage: echo_reference --listen HOST:PORT [--max-frame BYTES]\n");
+  std::fprintf(stderr,
+               "usage: echo_reference --listen HOST:PORT [--max-frame BYTES] [--broadcast]\n");
   return 2;
 }
 
@@ -465,12 +556,15 @@ int Usage() {
 int main(int argc, char** argv) {
   std::string listen;
   size_t max_frame = kDefaultMaxFrame;
+  bool broadcast = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--listen" && i + 1 < argc) {
       listen = argv[++i];
     } else if (arg == "--max-frame" && i + 1 < argc) {
       max_frame = std::strtoull(argv[++i], nullptr, 10);
+    } else if (arg == "--broadcast") {
+      broadcast = true;
     } else {
       return Usage();
     }
@@ -484,7 +578,7 @@ int main(int argc, char** argv) {
     return Usage();
   }
   signal(SIGPIPE, SIG_IGN);
-  Server server(max_frame);
+  Server server(max_frame, broadcast);
   if (!server.Listen(listen.substr(0, colon), static_cast<int>(port)))
     return 1;
   return server.Run();

@@ -8,11 +8,18 @@
 # pipelined (depth 16) mode, stops it, then does the same with echo_reference,
 # so slow drift of a noisy machine hits both servers alike. Prints each run,
 # the medians over the rounds, and longlink/reference ratios. The CPU columns
-# are percent of one core over the measured window, for the generator (lg)
-# and the server (srv): the side near 100% is the one that ran out of CPU.
+# are percent of one core over the measured window, for the generator (lg),
+# the server (srv) and everything else on the machine (oth): the side near
+# 100% is the one that ran out of CPU, and a run with a high `oth` measured
+# the neighbours. `srv_us/msg` is the server's CPU time per echoed message
+# (srv% x 10^4 / msgs/s), less sensitive to the neighbours than msgs/s (a
+# starved server does fewer messages but also uses less CPU). Before each run the script waits for the machine to be
+# quiet (common.sh wait_quiet), and it also prints the medians of only the
+# runs whose `oth` stayed under NOISY_PCT.
 #
 # Environment: CONNS=100 SIZE=32 DEPTHS="1 16" DURATION=10 WARMUP=2
-# BUILD_DIR=build SKIP_BUILD=0 OUT_DIR=<temp dir> SERVER_CPU=0 LOADGEN_CPU=1
+# NOISY_PCT=25 QUIET_PCT=20 QUIET_WAIT=60 BUILD_DIR=build SKIP_BUILD=0
+# OUT_DIR=<temp dir> SERVER_CPU=0 LOADGEN_CPU=1
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -22,13 +29,14 @@ SIZE=${SIZE:-32}
 DEPTHS=${DEPTHS:-1 16}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
+NOISY_PCT=${NOISY_PCT:-25}
 
 build_release
 RESULTS=$OUT_DIR/echo.tsv
 : >"$RESULTS"
 echo "# echo: $ROUNDS rounds, $CONNS conns, $SIZE B, depths $DEPTHS, ${DURATION}s (+${WARMUP}s warmup); logs in $OUT_DIR"
-printf '%-5s %-9s %5s %10s %9s %9s %9s %6s %5s %5s\n' round server depth msgs/s p50_us p99_us \
-  p999_us errors lg% srv%
+printf '%-5s %-9s %5s %10s %9s %9s %9s %6s %5s %5s %5s %10s\n' round server depth msgs/s p50_us \
+  p99_us p999_us errors lg% srv% oth% srv_us/msg
 
 run_server() {  # run_server ROUND NAME CMD...
   local round=$1 name=$2
@@ -36,6 +44,7 @@ run_server() {  # run_server ROUND NAME CMD...
   start_server "$name" "$@"
   local depth line
   for depth in $DEPTHS; do
+    wait_quiet
     line=$(loadgen echo --port "$SERVER_PORT" --conns "$CONNS" --size "$SIZE" --depth "$depth" \
       --duration "$DURATION" --warmup "$WARMUP" --server-pid "$SERVER_PID" \
       2>>"$OUT_DIR/loadgen.err" | grep '^RESULT' || true)
@@ -46,14 +55,15 @@ run_server() {  # run_server ROUND NAME CMD...
     local errors
     errors=$(field "$line" errors)
     if [[ $errors != 0 ]]; then problem "round $round $name depth $depth: $line"; fi
-    printf '%-5s %-9s %5s %10s %9s %9s %9s %6s %5.0f %5.0f\n' "$round" "$name" "$depth" \
+    local row
+    row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$round" "$name" "$depth" \
       "$(field "$line" msgs_per_s)" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
       "$(field "$line" p999_us)" "$errors" "$(field "$line" loadgen_cpu_pct)" \
-      "$(field "$line" server_cpu_pct)"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$depth" \
-      "$(field "$line" msgs_per_s)" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
-      "$(field "$line" p999_us)" "$errors" "$(field "$line" loadgen_cpu_pct)" \
-      "$(field "$line" server_cpu_pct)" >>"$RESULTS"
+      "$(field "$line" server_cpu_pct)" "$(field "$line" other_cpu_pct)" |
+      awk -F'\t' -v OFS='\t' '{$12 = ($4 > 0 ? sprintf("%.3f", $10 * 10000 / $4) : "nan"); print}')
+    echo "$row" >>"$RESULTS"
+    awk -F'\t' '{printf "%-5s %-9s %5s %10s %9s %9s %9s %6s %5.0f %5.0f %5.0f %10s\n",
+                  $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12}' <<<"$row"
     kill -0 "$SERVER_PID" 2>/dev/null || break
   done
   stop_server "$name"
@@ -65,28 +75,46 @@ for round in $(seq "$ROUNDS"); do
   run_server "$round" reference "$REFERENCE" --listen 127.0.0.1:0
 done
 
-# med NAME DEPTH COLUMN: median of a column (4 msgs/s ... 10 srv%) over rounds.
+# med NAME DEPTH COLUMN [MAX_OTHER]: median of a column (4 msgs/s, 5 p50,
+# 6 p99, 7 p99.9, 9 lg%, 10 srv%, 11 oth%, 12 srv_us/msg) over the rounds, optionally only
+# those whose oth% stayed under MAX_OTHER.
 med() {
-  awk -F'\t' -v n="$1" -v d="$2" -v c="$3" '$2 == n && $3 == d {print $c}' "$RESULTS" | median
+  awk -F'\t' -v n="$1" -v d="$2" -v c="$3" -v m="${4:-1e9}" \
+    '$2 == n && $3 == d && $11 < m {print $c}' "$RESULTS" | median
+}
+count() {
+  awk -F'\t' -v n="$1" -v d="$2" -v m="$3" '$2 == n && $3 == d && $11 < m' "$RESULTS" | wc -l
 }
 
-echo
-echo "# medians of $ROUNDS rounds"
-printf '%-9s %5s %10s %9s %9s %9s %5s %5s\n' server depth msgs/s p50_us p99_us p999_us lg% srv%
-for depth in $DEPTHS; do
-  for name in longlink reference; do
-    printf '%-9s %5s %10s %9s %9s %9s %5.0f %5.0f\n' "$name" "$depth" "$(med $name "$depth" 4)" \
-      "$(med $name "$depth" 5)" "$(med $name "$depth" 6)" "$(med $name "$depth" 7)" \
-      "$(med $name "$depth" 9)" "$(med $name "$depth" 10)"
+summary() {  # summary TITLE [MAX_OTHER]
+  echo
+  echo "# $1"
+  printf '%-9s %5s %4s %10s %9s %9s %9s %5s %5s %5s %10s\n' server depth runs msgs/s p50_us \
+    p99_us p999_us lg% srv% oth% srv_us/msg
+  local depth name
+  for depth in $DEPTHS; do
+    for name in longlink reference; do
+      printf '%-9s %5s %4s %10s %9s %9s %9s %5.0f %5.0f %5.0f %10s\n' "$name" "$depth" \
+        "$(count $name "$depth" "${2:-1e9}")" "$(med $name "$depth" 4 "${2:-}")" \
+        "$(med $name "$depth" 5 "${2:-}")" "$(med $name "$depth" 6 "${2:-}")" \
+        "$(med $name "$depth" 7 "${2:-}")" "$(med $name "$depth" 9 "${2:-}")" \
+        "$(med $name "$depth" 10 "${2:-}")" "$(med $name "$depth" 11 "${2:-}")" \
+        "$(med $name "$depth" 12 "${2:-}")"
+    done
   done
-done
-echo
-echo "# longlink / reference (medians; throughput higher is better, latency lower is better)"
-for depth in $DEPTHS; do
-  echo "depth $depth: msgs/s $(ratio "$(med longlink "$depth" 4)" "$(med reference "$depth" 4)")," \
-    "p50 $(ratio "$(med longlink "$depth" 5)" "$(med reference "$depth" 5)")," \
-    "p99 $(ratio "$(med longlink "$depth" 6)" "$(med reference "$depth" 6)")"
-done
+  echo "longlink / reference (throughput: higher is better; latency: lower is better)"
+  for depth in $DEPTHS; do
+    echo "  depth $depth: msgs/s" \
+      "$(ratio "$(med longlink "$depth" 4 "${2:-}")" "$(med reference "$depth" 4 "${2:-}")")," \
+      "p50 $(ratio "$(med longlink "$depth" 5 "${2:-}")" "$(med reference "$depth" 5 "${2:-}")")," \
+      "p99 $(ratio "$(med longlink "$depth" 6 "${2:-}")" "$(med reference "$depth" 6 "${2:-}")")," \
+      "server CPU/msg $(ratio "$(med longlink "$depth" 12 "${2:-}")" \
+        "$(med reference "$depth" 12 "${2:-}")")"
+  done
+}
+
+summary "medians of $ROUNDS rounds"
+summary "medians of the quiet runs only (oth% < $NOISY_PCT)" "$NOISY_PCT"
 if [[ -s $OUT_DIR/problems.txt ]]; then
   echo
   echo "# problems"

@@ -28,7 +28,8 @@ class ByteBuffer {
   // Grows the buffer by `n` bytes and returns the first of them (uninitialised).
   // Invalidates pointers returned before.
   uint8_t* Extend(size_t n) {
-    if (size_ + n > capacity_) Grow(size_ + n);
+    if (size_ + n > capacity_)
+      Grow(size_ + n);
     uint8_t* p = data_ + size_;
     size_ += n;
     return p;

@@ -17,8 +17,9 @@
 #include <memory>
 #include <vector>
 
-#include "loadgen/session.h"
 #include "ws/frame_format.h"
+
+#include "loadgen/session.h"
 
 namespace longlink::loadgen {
 
@@ -101,10 +102,10 @@ class EchoRun {
   int closed_ = 0;
   int live_ = 0;  // connections with a handle (started and not yet closed)
   Histogram rtt_;
-  uint64_t echoes_ = 0;         // echoes in the measured window
-  uint64_t errors_ = 0;         // connection errors before stopping
+  uint64_t echoes_ = 0;  // echoes in the measured window
+  uint64_t errors_ = 0;  // connection errors before stopping
   uint64_t mismatches_ = 0;
-  uint64_t close_errors_ = 0;   // errors while closing at the end
+  uint64_t close_errors_ = 0;  // errors while closing at the end
   uint64_t close_timeouts_ = 0;
   CpuSample cpu_begin_;
   CpuSample cpu_end_;
@@ -128,10 +129,12 @@ void EchoConn::SendOne(uint64_t now) {
   ++sent_;
 }
 
-void EchoConn::OnOpen() { run_->OnConnOpened(); }
+void EchoConn::OnOpen() {
+  run_->OnConnOpened();
+}
 
 void EchoConn::OnMessage(uint8_t opcode, uint8_t* data, size_t len) {
-  uint64_t now = uv_hrtime();
+  uint64_t now = read_time();
   size_t size = run_->opts().size;
   if (count_ == 0) {
     run_->OnMismatch("echo with nothing in flight", received_, data, len);
@@ -170,12 +173,15 @@ void EchoConn::OnError(const char* what, int err) {
   run_->OnConnError(what, err);
 }
 
-void EchoConn::OnClosed() { run_->OnConnClosed(); }
+void EchoConn::OnClosed() {
+  run_->OnConnClosed();
+}
 
 // ---- EchoRun -----------------------------------------------------------------
 
 int EchoRun::Run() {
-  if (!session_.ok()) return 2;
+  if (!session_.ok())
+    return 2;
   conns_.reserve(size_t(opts_.conns));
   for (int i = 0; i < opts_.conns; ++i) {
     conns_.push_back(std::make_unique<EchoConn>(this, &session_, size_t(opts_.depth)));
@@ -200,14 +206,16 @@ void EchoRun::OnConnOpened() {
   --opening_;
   ++opened_;
   LaunchMore();
-  if (opened_ + open_failed_ == opts_.conns) BeginTraffic();
+  if (opened_ + open_failed_ == opts_.conns)
+    BeginTraffic();
 }
 
 void EchoRun::OnConnFailed() {
   --opening_;
   ++open_failed_;
   LaunchMore();
-  if (opened_ + open_failed_ == opts_.conns) BeginTraffic();
+  if (opened_ + open_failed_ == opts_.conns)
+    BeginTraffic();
 }
 
 void EchoRun::BeginTraffic() {
@@ -219,7 +227,8 @@ void EchoRun::BeginTraffic() {
   phase_ = Phase::kWarmup;
   base_ns_ = uv_hrtime();
   for (auto& c : conns_) {
-    if (c->state() != WsClient::State::kOpen) continue;
+    if (c->state() != WsClient::State::kOpen)
+      continue;
     uint64_t now = uv_hrtime();
     for (int i = 0; i < opts_.depth; ++i) c->SendOne(now);
   }
@@ -241,12 +250,14 @@ void EchoRun::EndMeasure() {
   // Connections the server does not close within the timeout are cut.
   session_.SetTimer(kCloseTimeoutS, [this] {
     for (auto& c : conns_) {
-      if (c->state() == WsClient::State::kIdle || c->state() == WsClient::State::kClosing) continue;
+      if (c->state() == WsClient::State::kIdle || c->state() == WsClient::State::kClosing)
+        continue;
       ++close_timeouts_;
       c->Close(/*abortive=*/true);
     }
   });
-  if (live_ == closed_) session_.Finish();
+  if (live_ == closed_)
+    session_.Finish();
 }
 
 void EchoRun::OnEcho(EchoConn* c, uint64_t rtt_ns, uint64_t now) {
@@ -254,15 +265,18 @@ void EchoRun::OnEcho(EchoConn* c, uint64_t rtt_ns, uint64_t now) {
     rtt_.Record(rtt_ns);
     ++echoes_;
   }
-  if (phase_ != Phase::kStopping) c->SendOne(now);
+  if (phase_ != Phase::kStopping)
+    c->SendOne(now);
 }
 
 void EchoRun::OnMismatch(const char* what, uint64_t index, const uint8_t* data, size_t len) {
   ++mismatches_;
-  if (mismatches_ > 5) return;
+  if (mismatches_ > 5)
+    return;
   std::string shown(reinterpret_cast<const char*>(data), len < 64 ? len : 64);
   for (char& ch : shown) {
-    if (ch < 0x20 || ch > 0x7e) ch = '?';
+    if (ch < 0x20 || ch > 0x7e)
+      ch = '?';
   }
   std::fprintf(stderr, "loadgen: mismatch: %s (echo #%" PRIu64 ", %zu bytes): \"%s\"\n", what,
                index, len, shown.c_str());
@@ -279,7 +293,8 @@ void EchoRun::OnConnError(const char* what, int err) {
 
 void EchoRun::OnConnClosed() {
   ++closed_;
-  if (phase_ == Phase::kStopping && closed_ == live_) session_.Finish();
+  if (phase_ == Phase::kStopping && closed_ == live_)
+    session_.Finish();
 }
 
 void EchoRun::Report() {
@@ -287,23 +302,28 @@ void EchoRun::Report() {
   double rate = window_s > 0 ? double(echoes_) / window_s : 0;
   double self_cpu = SelfCpuPercent(cpu_begin_, cpu_end_);
   double server_cpu = ServerCpuPercent(cpu_begin_, cpu_end_, opts_.server_pid);
+  double other_cpu = OtherCpuPercent(cpu_begin_, cpu_end_, opts_.server_pid);
+  double steal = StealPercent(cpu_begin_, cpu_end_);
   uint64_t errors = errors_ + mismatches_ + uint64_t(open_failed_);
   std::printf(
       "echo %s:%d%s: %d conns (%d open), %zu B, depth %d, %.1f s: %.0f msg/s, RTT p50 %.1f us, "
       "p99 %.1f us, p99.9 %.1f us, max %.1f us; errors %" PRIu64 " (mismatches %" PRIu64
-      "); cpu loadgen %.0f%%, server %.0f%%\n",
+      "); cpu loadgen %.0f%%, server %.0f%%, other %.0f%%, steal %.0f%%\n",
       opts_.host.c_str(), opts_.port, opts_.path.c_str(), opts_.conns, opened_, opts_.size,
       opts_.depth, window_s, rate, Us(rtt_.ValueAtPercentile(50)), Us(rtt_.ValueAtPercentile(99)),
-      Us(rtt_.ValueAtPercentile(99.9)), Us(rtt_.max()), errors, mismatches_, self_cpu, server_cpu);
-  std::printf(
-      "RESULT mode=echo conns=%d size=%zu depth=%d duration_s=%.2f msgs=%" PRIu64
-      " msgs_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f mean_us=%.1f"
-      " errors=%" PRIu64 " mismatches=%" PRIu64 " open_failed=%d close_errors=%" PRIu64
-      " close_timeouts=%" PRIu64 " loadgen_cpu_pct=%.1f server_cpu_pct=%.1f\n",
-      opts_.conns, opts_.size, opts_.depth, window_s, echoes_, rate, Us(rtt_.ValueAtPercentile(50)),
-      Us(rtt_.ValueAtPercentile(99)), Us(rtt_.ValueAtPercentile(99.9)), Us(rtt_.max()),
-      rtt_.mean() / 1000.0, errors, mismatches_, open_failed_, close_errors_, close_timeouts_,
-      self_cpu, server_cpu);
+      Us(rtt_.ValueAtPercentile(99.9)), Us(rtt_.max()), errors, mismatches_, self_cpu, server_cpu,
+      other_cpu, steal);
+  std::printf("RESULT mode=echo conns=%d size=%zu depth=%d duration_s=%.2f msgs=%" PRIu64
+              " msgs_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f mean_us=%.1f"
+              " errors=%" PRIu64 " mismatches=%" PRIu64 " open_failed=%d close_errors=%" PRIu64
+              " close_timeouts=%" PRIu64
+              " loadgen_cpu_pct=%.1f server_cpu_pct=%.1f"
+              " other_cpu_pct=%.1f steal_pct=%.1f\n",
+              opts_.conns, opts_.size, opts_.depth, window_s, echoes_, rate,
+              Us(rtt_.ValueAtPercentile(50)), Us(rtt_.ValueAtPercentile(99)),
+              Us(rtt_.ValueAtPercentile(99.9)), Us(rtt_.max()), rtt_.mean() / 1000.0, errors,
+              mismatches_, open_failed_, close_errors_, close_timeouts_, self_cpu, server_cpu,
+              other_cpu, steal);
   std::fflush(stdout);
 }
 

@@ -17,8 +17,9 @@
 #include <memory>
 #include <vector>
 
-#include "loadgen/session.h"
 #include "ws/frame_format.h"
+
+#include "loadgen/session.h"
 
 namespace longlink::loadgen {
 
@@ -56,22 +57,26 @@ class HandshakeRun {
 
   bool running() const { return running_; }
   void OnUpgraded(uint64_t ns) {
-    if (measuring_) upgrade_.Record(ns);
+    if (measuring_)
+      upgrade_.Record(ns);
   }
   void OnCycle(uint64_t ns) {
-    if (!measuring_) return;
+    if (!measuring_)
+      return;
     cycle_.Record(ns);
     ++cycles_;
   }
   void OnNoCloseFrame() {
-    if (measuring_) ++no_close_frame_;
+    if (measuring_)
+      ++no_close_frame_;
   }
   void OnCycleError(const char* what, int err) {
     ++errors_;
     ReportError(what, err);
   }
   void OnStopped() {
-    if (++stopped_ == opts_.conns) session_.Finish();
+    if (++stopped_ == opts_.conns)
+      session_.Finish();
   }
 
  private:
@@ -129,7 +134,8 @@ void HsConn::OnClosed() {
 // ---- HandshakeRun --------------------------------------------------------------
 
 int HandshakeRun::Run() {
-  if (!session_.ok()) return 2;
+  if (!session_.ok())
+    return 2;
   for (int i = 0; i < opts_.conns; ++i) conns_.push_back(std::make_unique<HsConn>(this, &session_));
   for (auto& c : conns_) c->Begin();
   session_.SetTimer(opts_.warmup, [this] { BeginMeasure(); });
@@ -150,7 +156,8 @@ void HandshakeRun::EndMeasure() {
   running_ = false;  // loops stop after their current cycle
   session_.SetTimer(kCloseTimeoutS, [this] {
     for (auto& c : conns_) {
-      if (c->state() == WsClient::State::kIdle || c->state() == WsClient::State::kClosing) continue;
+      if (c->state() == WsClient::State::kIdle || c->state() == WsClient::State::kClosing)
+        continue;
       ++close_timeouts_;
       c->Close(/*abortive=*/true);
     }
@@ -162,23 +169,27 @@ void HandshakeRun::Report() {
   double rate = window_s > 0 ? double(cycles_) / window_s : 0;
   double self_cpu = SelfCpuPercent(cpu_begin_, cpu_end_);
   double server_cpu = ServerCpuPercent(cpu_begin_, cpu_end_, opts_.server_pid);
+  double other_cpu = OtherCpuPercent(cpu_begin_, cpu_end_, opts_.server_pid);
+  double steal = StealPercent(cpu_begin_, cpu_end_);
   std::printf(
       "handshake %s:%d%s: %d loops, %.1f s: %.0f handshakes/s, upgrade p50 %.1f us, p99 %.1f us, "
       "p99.9 %.1f us; cycle p50 %.1f us, p99 %.1f us; errors %" PRIu64
-      "; cpu loadgen %.0f%%, server %.0f%%\n",
+      "; cpu loadgen %.0f%%, server %.0f%%, other %.0f%%, steal %.0f%%\n",
       opts_.host.c_str(), opts_.port, opts_.path.c_str(), opts_.conns, window_s, rate,
       Us(upgrade_.ValueAtPercentile(50)), Us(upgrade_.ValueAtPercentile(99)),
       Us(upgrade_.ValueAtPercentile(99.9)), Us(cycle_.ValueAtPercentile(50)),
-      Us(cycle_.ValueAtPercentile(99)), errors_, self_cpu, server_cpu);
-  std::printf(
-      "RESULT mode=handshake conns=%d duration_s=%.2f handshakes=%" PRIu64
-      " handshakes_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f"
-      " cycle_p50_us=%.1f cycle_p99_us=%.1f errors=%" PRIu64 " no_close_frame=%" PRIu64
-      " close_timeouts=%" PRIu64 " loadgen_cpu_pct=%.1f server_cpu_pct=%.1f\n",
-      opts_.conns, window_s, cycles_, rate, Us(upgrade_.ValueAtPercentile(50)),
-      Us(upgrade_.ValueAtPercentile(99)), Us(upgrade_.ValueAtPercentile(99.9)), Us(upgrade_.max()),
-      Us(cycle_.ValueAtPercentile(50)), Us(cycle_.ValueAtPercentile(99)), errors_, no_close_frame_,
-      close_timeouts_, self_cpu, server_cpu);
+      Us(cycle_.ValueAtPercentile(99)), errors_, self_cpu, server_cpu, other_cpu, steal);
+  std::printf("RESULT mode=handshake conns=%d duration_s=%.2f handshakes=%" PRIu64
+              " handshakes_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f"
+              " cycle_p50_us=%.1f cycle_p99_us=%.1f errors=%" PRIu64 " no_close_frame=%" PRIu64
+              " close_timeouts=%" PRIu64
+              " loadgen_cpu_pct=%.1f server_cpu_pct=%.1f"
+              " other_cpu_pct=%.1f steal_pct=%.1f\n",
+              opts_.conns, window_s, cycles_, rate, Us(upgrade_.ValueAtPercentile(50)),
+              Us(upgrade_.ValueAtPercentile(99)), Us(upgrade_.ValueAtPercentile(99.9)),
+              Us(upgrade_.max()), Us(cycle_.ValueAtPercentile(50)),
+              Us(cycle_.ValueAtPercentile(99)), errors_, no_close_frame_, close_timeouts_, self_cpu,
+              server_cpu, other_cpu, steal);
   std::fflush(stdout);
 }
 

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "base/assert.h"
-#include "loadgen/session.h"
+
 #include "ws/frame_format.h"
+
+#include "loadgen/session.h"
 
 namespace longlink::loadgen {
 
@@ -77,10 +79,13 @@ class IdleRun {
 
 // ---- IdleConn ----------------------------------------------------------------
 
-void IdleConn::OnOpen() { run_->OnOpened(); }
+void IdleConn::OnOpen() {
+  run_->OnOpened();
+}
 
 void IdleConn::OnServerClose(uint16_t code) {
-  if (run_->phase() != IdleRun::Phase::kClosing) run_->OnDropped("server closed, code", code);
+  if (run_->phase() != IdleRun::Phase::kClosing)
+    run_->OnDropped("server closed, code", code);
   Close(/*abortive=*/true);
 }
 
@@ -94,14 +99,18 @@ void IdleConn::OnError(const char* what, int err) {
   }
 }
 
-void IdleConn::OnClosed() { run_->OnConnClosed(); }
+void IdleConn::OnClosed() {
+  run_->OnConnClosed();
+}
 
 // ---- IdleRun -----------------------------------------------------------------
 
 int IdleRun::Run() {
-  if (!session_.ok()) return 2;
+  if (!session_.ok())
+    return 2;
   conns_.reserve(size_t(opts_.conns));
-  for (int i = 0; i < opts_.conns; ++i) conns_.push_back(std::make_unique<IdleConn>(this, &session_));
+  for (int i = 0; i < opts_.conns; ++i)
+    conns_.push_back(std::make_unique<IdleConn>(this, &session_));
   LL_CHECK(uv_signal_init(session_.loop(), &sigint_) == 0);
   LL_CHECK(uv_signal_init(session_.loop(), &sigterm_) == 0);
   sigint_.data = sigterm_.data = this;
@@ -111,7 +120,7 @@ int IdleRun::Run() {
   LaunchMore();
   session_.Run();
   Report();
-  return failed_ == 0 ? 0 : 1;
+  return failed_ == 0 && dropped_ == 0 ? 0 : 1;
 }
 
 void IdleRun::LaunchMore() {
@@ -126,7 +135,8 @@ void IdleRun::OnOpened() {
   --opening_;
   ++opened_;
   LaunchMore();
-  if (phase_ == Phase::kOpening && opened_ + failed_ == opts_.conns) AllAttempted();
+  if (phase_ == Phase::kOpening && opened_ + failed_ == opts_.conns)
+    AllAttempted();
 }
 
 void IdleRun::OnOpenFailed(const char* what, int err) {
@@ -134,7 +144,8 @@ void IdleRun::OnOpenFailed(const char* what, int err) {
   ++failed_;
   ReportError(what, err);
   LaunchMore();
-  if (phase_ == Phase::kOpening && opened_ + failed_ == opts_.conns) AllAttempted();
+  if (phase_ == Phase::kOpening && opened_ + failed_ == opts_.conns)
+    AllAttempted();
 }
 
 void IdleRun::OnDropped(const char* what, int err) {
@@ -147,13 +158,16 @@ void IdleRun::AllAttempted() {
   phase_ = Phase::kHolding;
   std::printf("OPEN %d\n", opened_);
   std::fflush(stdout);
-  if (failed_) std::fprintf(stderr, "loadgen: %d of %d connections failed to open\n", failed_, opts_.conns);
-  if (opts_.hold > 0) session_.SetTimer(opts_.hold, [this] { EndHold(); });
+  if (failed_)
+    std::fprintf(stderr, "loadgen: %d of %d connections failed to open\n", failed_, opts_.conns);
+  if (opts_.hold > 0)
+    session_.SetTimer(opts_.hold, [this] { EndHold(); });
 }
 
 void IdleRun::OnSignal(uv_signal_t* h, int) {
   auto* run = static_cast<IdleRun*>(h->data);
-  if (run->phase_ == Phase::kClosing) return;
+  if (run->phase_ == Phase::kClosing)
+    return;
   if (run->phase_ == Phase::kOpening) {
     run->open_ns_ = uv_hrtime() - run->start_ns_;
     std::printf("OPEN %d\n", run->opened_);
@@ -174,28 +188,30 @@ void IdleRun::EndHold() {
   }
   session_.SetTimer(kCloseTimeoutS, [this] {
     for (auto& c : conns_) {
-      if (c->state() == WsClient::State::kIdle || c->state() == WsClient::State::kClosing) continue;
+      if (c->state() == WsClient::State::kIdle || c->state() == WsClient::State::kClosing)
+        continue;
       ++close_timeouts_;
       c->Close(/*abortive=*/true);
     }
   });
-  if (closed_ == launched_) session_.Finish();
+  if (closed_ == launched_)
+    session_.Finish();
 }
 
 void IdleRun::OnConnClosed() {
   ++closed_;
-  if (phase_ == Phase::kClosing && closed_ == launched_) session_.Finish();
+  if (phase_ == Phase::kClosing && closed_ == launched_)
+    session_.Finish();
 }
 
 void IdleRun::Report() {
   double open_s = double(open_ns_) / 1e9;
   uint64_t pings = 0;
   for (auto& c : conns_) pings += c->pings();
-  std::printf(
-      "idle %s:%d%s: opened %d of %d in %.2f s (%.0f/s), %" PRIu64 " pings answered, %" PRIu64
-      " dropped while held\n",
-      opts_.host.c_str(), opts_.port, opts_.path.c_str(), opened_, opts_.conns, open_s,
-      open_s > 0 ? opened_ / open_s : 0, pings, dropped_);
+  std::printf("idle %s:%d%s: opened %d of %d in %.2f s (%.0f/s), %" PRIu64
+              " pings answered, %" PRIu64 " dropped while held\n",
+              opts_.host.c_str(), opts_.port, opts_.path.c_str(), opened_, opts_.conns, open_s,
+              open_s > 0 ? opened_ / open_s : 0, pings, dropped_);
   std::printf("RESULT mode=idle conns=%d opened=%d failed=%d open_s=%.3f pings=%" PRIu64
               " dropped=%" PRIu64 " close_errors=%" PRIu64 " close_timeouts=%" PRIu64 "\n",
               opts_.conns, opened_, failed_, open_s, pings, dropped_, close_errors_,

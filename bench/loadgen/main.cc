@@ -20,10 +20,12 @@ using longlink::loadgen::Options;
 // Sockets are files: raise the soft descriptor limit to the hard one.
 void RaiseFileLimit() {
   rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return;
   if (rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) std::perror("loadgen: setrlimit(RLIMIT_NOFILE)");
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      std::perror("loadgen: setrlimit(RLIMIT_NOFILE)");
   }
 }
 
@@ -90,7 +92,9 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   RaiseFileLimit();
-  if (*echo_cmd) return longlink::loadgen::RunEcho(echo);
-  if (*hs_cmd) return longlink::loadgen::RunHandshake(hs);
+  if (*echo_cmd)
+    return longlink::loadgen::RunEcho(echo);
+  if (*hs_cmd)
+    return longlink::loadgen::RunHandshake(hs);
   return longlink::loadgen::RunIdle(idle);
 }

@@ -20,32 +20,45 @@ struct Options {
   int port = 0;
   std::string path = "/echo";
   int conns = 100;
-  size_t size = 32;       // echo: payload bytes (>= 8)
-  int depth = 1;          // echo: messages in flight per connection
-  double duration = 10;   // echo, handshake: measured seconds
-  double warmup = 2;      // echo, handshake: seconds before measuring
-  double hold = 10;       // idle: seconds to hold; 0 = until SIGINT/SIGTERM
-  int batch = 500;        // connections opening at once
-  int server_pid = 0;     // when set, report the server's CPU use too
+  size_t size = 32;      // echo: payload bytes (>= 8)
+  int depth = 1;         // echo: messages in flight per connection
+  double duration = 10;  // echo, handshake: measured seconds
+  double warmup = 2;     // echo, handshake: seconds before measuring
+  double hold = 10;      // idle: seconds to hold; 0 = until SIGINT/SIGTERM
+  int batch = 500;       // connections opening at once
+  int server_pid = 0;    // when set, report the server's CPU use too
 };
 
 int RunEcho(const Options& opts);
 int RunHandshake(const Options& opts);
 int RunIdle(const Options& opts);
 
-// CPU seconds used so far by this process and by `server_pid` (0: none).
+// CPU seconds used so far by this process, by `server_pid` (0: none), and by
+// the whole machine (all cores, from /proc/stat: busy, and stolen by the
+// hypervisor).
 struct CpuSample {
   uint64_t wall_ns = 0;
   double self_s = 0;
   double server_s = 0;
+  double machine_busy_s = 0;
+  double machine_steal_s = 0;
 };
 CpuSample SampleCpu(int server_pid);
 // Percent of one core used between two samples; -1 if unknown.
 double SelfCpuPercent(const CpuSample& a, const CpuSample& b);
 double ServerCpuPercent(const CpuSample& a, const CpuSample& b, int server_pid);
+// CPU the rest of the machine used meanwhile (other processes, and interrupt
+// time charged to no process), in percent of one core: the noise on a shared
+// machine. A run where this is high says more about the neighbours than
+// about the server.
+double OtherCpuPercent(const CpuSample& a, const CpuSample& b, int server_pid);
+// Time the hypervisor gave to other guests, in percent of one core.
+double StealPercent(const CpuSample& a, const CpuSample& b);
 
 // Microseconds with one decimal, for percentiles.
-inline double Us(uint64_t ns) { return double(ns) / 1000.0; }
+inline double Us(uint64_t ns) {
+  return double(ns) / 1000.0;
+}
 
 class Session {
  public:

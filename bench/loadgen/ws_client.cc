@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/assert.h"
+
 #include "ws/frame_writer.h"
 
 namespace longlink::loadgen {
@@ -41,8 +42,10 @@ void NextMaskKey(uint8_t key[4]) {
 int MakeTarget(const std::string& host, int port, const std::string& path, Target* out) {
   std::memset(&out->addr, 0, sizeof(out->addr));
   int err = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&out->addr));
-  if (err) err = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&out->addr));
-  if (err) return err;
+  if (err)
+    err = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&out->addr));
+  if (err)
+    return err;
   out->request = "GET " + path + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
                  "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + kKey +
                  "\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -65,10 +68,13 @@ FlushQueue::FlushQueue(uv_loop_t* loop) {
   flushing_.reserve(1024);
 }
 
-FlushQueue::~FlushQueue() { LL_CHECK(stopped_); }
+FlushQueue::~FlushQueue() {
+  LL_CHECK(stopped_);
+}
 
 void FlushQueue::Stop() {
-  if (stopped_) return;
+  if (stopped_)
+    return;
   stopped_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
@@ -82,8 +88,12 @@ void FlushQueue::FlushAll() {
   }
 }
 
-void FlushQueue::OnPrepare(uv_prepare_t* h) { static_cast<FlushQueue*>(h->data)->FlushAll(); }
-void FlushQueue::OnCheck(uv_check_t* h) { static_cast<FlushQueue*>(h->data)->FlushAll(); }
+void FlushQueue::OnPrepare(uv_prepare_t* h) {
+  static_cast<FlushQueue*>(h->data)->FlushAll();
+}
+void FlushQueue::OnCheck(uv_check_t* h) {
+  static_cast<FlushQueue*>(h->data)->FlushAll();
+}
 
 // ---- WsClient: frames from the server ----------------------------------------
 
@@ -98,7 +108,8 @@ struct WsClient::FrameHandler {
   }
   bool OnPing(uint8_t* data, size_t len) {
     ++c->pings_;
-    if (!c->close_sent_) c->SendFrame(ws::kPong, data, len);
+    if (!c->close_sent_)
+      c->SendFrame(ws::kPong, data, len);
     return true;
   }
   bool OnPong(uint8_t*, size_t) { return true; }
@@ -135,12 +146,14 @@ void WsClient::Start() {
   state_ = State::kConnecting;
   int err = uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&target_->addr),
                            OnConnect);
-  if (err) Fail("connect", err);
+  if (err)
+    Fail("connect", err);
 }
 
 void WsClient::OnConnect(uv_connect_t* req, int status) {
   auto* c = static_cast<WsClient*>(req->data);
-  if (c->state_ != State::kConnecting) return;  // closed meanwhile (UV_ECANCELED)
+  if (c->state_ != State::kConnecting)
+    return;  // closed meanwhile (UV_ECANCELED)
   if (status < 0) {
     c->Fail("connect", status);
     return;
@@ -151,7 +164,8 @@ void WsClient::OnConnect(uv_connect_t* req, int status) {
   c->pending_.Append(c->target_->request.data(), c->target_->request.size());
   c->MarkDirty();
   int err = uv_read_start(stream, OnAlloc, OnRead);
-  if (err) c->Fail("read_start", err);
+  if (err)
+    c->Fail("read_start", err);
 }
 
 void WsClient::OnAlloc(uv_handle_t*, size_t, uv_buf_t* buf) {
@@ -160,7 +174,8 @@ void WsClient::OnAlloc(uv_handle_t*, size_t, uv_buf_t* buf) {
 
 void WsClient::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* c = static_cast<WsClient*>(s->data);
-  if (nread == 0 || c->state_ == State::kClosing) return;
+  if (nread == 0 || c->state_ == State::kClosing)
+    return;
   if (nread < 0) {
     if (nread == UV_EOF && c->close_received_) {
       c->Close(/*abortive=*/false);
@@ -169,6 +184,7 @@ void WsClient::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     }
     return;
   }
+  read_time_ = uv_hrtime();
   if (c->state_ == State::kUpgrading) {
     c->HandleUpgradeBytes(buf->base, size_t(nread));
   } else if (c->state_ == State::kOpen && !c->close_received_) {
@@ -180,7 +196,8 @@ void WsClient::HandleUpgradeBytes(const char* data, size_t len) {
   response_.append(data, len);
   size_t end = response_.find("\r\n\r\n");
   if (end == std::string::npos) {
-    if (response_.size() > kMaxResponse) Fail("upgrade response too long", 0);
+    if (response_.size() > kMaxResponse)
+      Fail("upgrade response too long", 0);
     return;
   }
   bool ok = response_.compare(0, 13, "HTTP/1.1 101 ") == 0 && response_.find(kAccept) < end;
@@ -201,7 +218,8 @@ void WsClient::HandleUpgradeBytes(const char* data, size_t len) {
 void WsClient::FeedFrames(uint8_t* data, size_t len) {
   FrameHandler handler{this};
   uint16_t r = receiver_->Consume(data, len, handler);
-  if (r == ws::Receiver::kOk || r == ws::Receiver::kStopped) return;
+  if (r == ws::Receiver::kOk || r == ws::Receiver::kStopped)
+    return;
   Fail("protocol error from server, close code", r);
 }
 
@@ -225,12 +243,14 @@ void WsClient::EndFrame() {
 
 void WsClient::SendFrame(uint8_t opcode, const uint8_t* data, size_t len) {
   uint8_t* p = BeginFrame(opcode, len);
-  if (len) std::memcpy(p, data, len);
+  if (len)
+    std::memcpy(p, data, len);
   EndFrame();
 }
 
 void WsClient::SendClose(uint16_t code) {
-  if (close_sent_ || state_ != State::kOpen) return;
+  if (close_sent_ || state_ != State::kOpen)
+    return;
   close_sent_ = true;
   uint8_t payload[ws::kMaxControlPayload];
   size_t n = ws::WriteClosePayload(payload, code, "");
@@ -238,14 +258,16 @@ void WsClient::SendClose(uint16_t code) {
 }
 
 void WsClient::MarkDirty() {
-  if (dirty_) return;
+  if (dirty_)
+    return;
   dirty_ = true;
   flush_->Add(this);
 }
 
 void WsClient::Flush() {
   dirty_ = false;
-  if (writing_ || pending_.empty()) return;
+  if (writing_ || pending_.empty())
+    return;
   if (state_ != State::kUpgrading && state_ != State::kOpen) {
     pending_.Clear();
     return;
@@ -253,7 +275,8 @@ void WsClient::Flush() {
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(pending_.data()), unsigned(pending_.size()));
   int n = uv_try_write(stream, &buf, 1);
-  if (n == UV_EAGAIN) n = 0;
+  if (n == UV_EAGAIN)
+    n = 0;
   if (n < 0) {
     Fail("write", n);
     return;
@@ -279,25 +302,29 @@ void WsClient::OnWriteDone(uv_write_t* req, int status) {
   auto* c = static_cast<WsClient*>(req->data);
   c->writing_ = false;
   c->inflight_.Clear();
-  if (status == UV_ECANCELED) return;
+  if (status == UV_ECANCELED)
+    return;
   if (status < 0) {
     c->Fail("write", status);
     return;
   }
-  if (!c->pending_.empty()) c->MarkDirty();
+  if (!c->pending_.empty())
+    c->MarkDirty();
 }
 
 // ---- WsClient: closing ---------------------------------------------------------
 
 void WsClient::Fail(const char* what, int err) {
-  if (failed_ || state_ == State::kIdle || state_ == State::kClosing) return;
+  if (failed_ || state_ == State::kIdle || state_ == State::kClosing)
+    return;
   failed_ = true;
   OnError(what, err);
   Close(/*abortive=*/true);
 }
 
 void WsClient::Close(bool abortive) {
-  if (state_ == State::kIdle || state_ == State::kClosing) return;
+  if (state_ == State::kIdle || state_ == State::kClosing)
+    return;
   if (state_ != State::kConnecting) {
     if (!writing_ && !pending_.empty()) {
       uv_buf_t buf =

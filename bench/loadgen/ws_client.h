@@ -27,8 +27,9 @@
 
 #include <uv.h>
 
-#include "loadgen/byte_buffer.h"
 #include "ws/receiver.h"
+
+#include "loadgen/byte_buffer.h"
 
 namespace longlink::loadgen {
 
@@ -108,6 +109,10 @@ class WsClient {
   // Writes pending output (called by FlushQueue).
   void Flush();
 
+  // uv_hrtime() taken once when the read being handled returned: the arrival
+  // time of every frame it holds (one clock read per read, not per frame).
+  static uint64_t read_time() { return read_time_; }
+
  protected:
   virtual void OnOpen() {}
   virtual void OnMessage(uint8_t opcode, uint8_t* data, size_t len) {
@@ -143,6 +148,8 @@ class WsClient {
   void HandleUpgradeBytes(const char* data, size_t len);
   void FeedFrames(uint8_t* data, size_t len);
 
+  static inline uint64_t read_time_ = 0;
+
   uv_loop_t* loop_;
   FlushQueue* flush_;
   const Target* target_;
@@ -150,8 +157,8 @@ class WsClient {
   uv_connect_t connect_req_;
   uv_write_t write_req_;
   std::optional<ws::Receiver> receiver_;
-  ByteBuffer pending_;   // frames queued this loop turn
-  ByteBuffer inflight_;  // bytes owned by write_req_ while writing_
+  ByteBuffer pending_;    // frames queued this loop turn
+  ByteBuffer inflight_;   // bytes owned by write_req_ while writing_
   std::string response_;  // the HTTP response while upgrading
   size_t frame_offset_ = 0;
   size_t frame_len_ = 0;

@@ -51,8 +51,7 @@ TEST_CASE("msg: POST /api/publish with a repeated cmid answers the first reply w
   ApiReply first = Publish(srv.port(), R"({"to":"u:bob","from":"system","cmid":"p1","body":1})");
   REQUIRE(first.status == 200);
   MustPush(b, "d:bob:system");
-  ApiReply again =
-      Publish(srv.port(), R"({"to":"u:carol","from":"system","cmid":"p1","body":2})");
+  ApiReply again = Publish(srv.port(), R"({"to":"u:carol","from":"system","cmid":"p1","body":2})");
   INFO(again);
   CHECK(again.status == 200);
   CHECK(again.json.Str("conv") == "d:bob:system");
@@ -123,8 +122,7 @@ TEST_CASE("msg: POST /api/publish to a group that does not exist answers 404") {
   Secrets s;
   Server srv(MsgArgs(s));
   LL_START(srv);
-  CheckApiError(Publish(srv.port(), R"({"to":"g:nosuch","cmid":"p1","body":1})"), 404,
-                "not_found");
+  CheckApiError(Publish(srv.port(), R"({"to":"g:nosuch","cmid":"p1","body":1})"), 404, "not_found");
 }
 
 TEST_CASE("msg: POST /api/publish without a valid cmid, to or from answers 400") {
@@ -132,8 +130,7 @@ TEST_CASE("msg: POST /api/publish without a valid cmid, to or from answers 400")
   Server srv(MsgArgs(s));
   LL_START(srv);
   CheckApiError(Publish(srv.port(), R"({"to":"u:bob","body":1})"), 400, "bad_request");
-  CheckApiError(Publish(srv.port(), R"({"to":"u:bob","cmid":"p 1","body":1})"), 400,
-                "bad_request");
+  CheckApiError(Publish(srv.port(), R"({"to":"u:bob","cmid":"p 1","body":1})"), 400, "bad_request");
   CheckApiError(Publish(srv.port(), R"({"to":"u:bob","from":"a b","cmid":"p1","body":1})"), 400,
                 "bad_request");
   CheckApiError(Publish(srv.port(), R"({"to":"bob","cmid":"p1","body":1})"), 400, "bad_request");
@@ -193,7 +190,8 @@ TEST_CASE("msg: GET /api/history returns the page object with t page and no id")
   CHECK(sync["convs"][0].Int("recv") == 0);
 }
 
-TEST_CASE("msg: GET /api/history of an unknown group answers 404, of an empty direct an empty page") {
+TEST_CASE(
+    "msg: GET /api/history of an unknown group answers 404, of an empty direct an empty page") {
   Secrets s;
   Server srv(MsgArgs(s));
   LL_START(srv);

@@ -27,9 +27,9 @@ constexpr int kPerSender = 200;
 constexpr int kTotal = kSenders * kPerSender;
 
 struct Seen {
-  std::vector<int64_t> ack_seqs;                  // in arrival order
-  std::vector<std::pair<int64_t, Json>> pushes;   // seq, frame, in arrival order
-  std::vector<std::string> errors;                // unexpected frames or failures
+  std::vector<int64_t> ack_seqs;                 // in arrival order
+  std::vector<std::pair<int64_t, Json>> pushes;  // seq, frame, in arrival order
+  std::vector<std::string> errors;               // unexpected frames or failures
 };
 
 // Reads until `acks` acks and `pushes` pushes have arrived, or nothing
@@ -133,7 +133,8 @@ void RunGroupStorm(const std::string& threads) {
         continue;
       }
       auto [i, k] = it->second;
-      if (f.Str("from") != members[i] || f.Str("cmid") != "u" + std::to_string(i) + "-" + std::to_string(k) ||
+      if (f.Str("from") != members[i] ||
+          f.Str("cmid") != "u" + std::to_string(i) + "-" + std::to_string(k) ||
           f["body"].raw() != std::to_string(i * 1000 + k) || f.Str("conv") != "g:storm")
         ++wrong;
       if (i == own)
@@ -159,11 +160,11 @@ void RunGroupStorm(const std::string& threads) {
   int bad_body = 0;
   for (int64_t after = 0;;) {
     int64_t id = reader.NextId();
-    Json page = MustRequest(reader,
-                            R"({"t":"pull","id":)" + std::to_string(id) +
-                                R"(,"conv":"g:storm","after":)" + std::to_string(after) +
-                                R"(,"limit":1000})",
-                            id, 20s);
+    Json page =
+        MustRequest(reader,
+                    R"({"t":"pull","id":)" + std::to_string(id) + R"(,"conv":"g:storm","after":)" +
+                        std::to_string(after) + R"(,"limit":1000})",
+                    id, 20s);
     REQUIRE(page.Str("t") == "page");
     for (const Json& m : page["msgs"].items()) {
       pulled.push_back(m.Int("seq"));
@@ -179,11 +180,15 @@ void RunGroupStorm(const std::string& threads) {
   CHECK(bad_body == 0);
 }
 
-TEST_CASE("msg: 8 clients sending 200 messages each to one group on 2 shards get seqs 1..1600 and all pushes in order") {
+TEST_CASE(
+    "msg: 8 clients sending 200 messages each to one group on 2 shards get seqs 1..1600 and all "
+    "pushes in order") {
   RunGroupStorm("2");
 }
 
-TEST_CASE("msg: 8 clients sending 200 messages each to one group on 1 shard get seqs 1..1600 and all pushes in order") {
+TEST_CASE(
+    "msg: 8 clients sending 200 messages each to one group on 1 shard get seqs 1..1600 and all "
+    "pushes in order") {
   RunGroupStorm("1");
 }
 
@@ -236,6 +241,82 @@ TEST_CASE("msg: concurrent direct conversations across shards each get their own
       CHECK(pushed.size() == size_t(kEach));
     }
   }
+}
+
+TEST_CASE("msg: the same cmids sent at once from two devices of a user make one message each") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--threads", "2", "--rate", "100000", "--ack-timeout", "300"}));
+  LL_START(srv);
+  constexpr int kDevices = 3, kCmids = 100;
+  std::vector<ImClient> devices(kDevices);
+  for (int d = 0; d < kDevices; ++d)
+    LL_LOGIN(devices[d], srv.port(), "alice", "dev" + std::to_string(d));
+  std::this_thread::sleep_for(500ms);
+  std::vector<std::vector<Json>> acks(kDevices);
+  std::vector<std::string> errors(kDevices);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> workers;
+  for (int d = 0; d < kDevices; ++d) {
+    workers.emplace_back([&, d] {
+      std::string batch;
+      // Each device uses other conversations for the same cmids.
+      for (int k = 0; k < kCmids; ++k)
+        batch += EncodeFrame(op::kText, SendFrame("u:peer" + std::to_string((k + d) % 5),
+                                                  "race-" + std::to_string(k), "1", k));
+      ++ready;
+      while (ready.load() < kDevices) std::this_thread::yield();
+      if (!devices[d].ws().SendRaw(batch, 30s)) {
+        errors[d] = "send failed";
+        return;
+      }
+      while (int(acks[d].size()) < kCmids) {
+        Json f;
+        if (!devices[d].Next(&f, 15s)) {
+          errors[d] = devices[d].error();
+          return;
+        }
+        if (f.Str("t") == "ack" || f.Str("t") == "error")
+          acks[d].push_back(std::move(f));
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  std::map<std::string, std::vector<Json>> by_cmid;
+  for (int d = 0; d < kDevices; ++d) {
+    INFO("device " << d << ": " << errors[d]);
+    CHECK(errors[d].empty());
+    for (const Json& a : acks[d]) by_cmid[a.Str("cmid")].push_back(a);
+  }
+  int bad = 0;
+  std::string example;
+  for (const auto& [cmid, list] : by_cmid) {
+    int originals = 0;
+    for (const Json& a : list) originals += a["dup"].raw() != "true";
+    bool same = true;
+    for (const Json& a : list)
+      same = same && a.Str("conv") == list[0].Str("conv") && a.Int("seq") == list[0].Int("seq");
+    if (originals != 1 || !same || list.size() != size_t(kDevices)) {
+      ++bad;
+      if (example.empty())
+        for (const Json& a : list) example += a.raw() + "\n";
+    }
+  }
+  CHECK(by_cmid.size() == size_t(kCmids));
+  CHECK_MESSAGE(bad == 0, bad << " cmids not acked as one original and dups, e.g.:\n" << example);
+  // And the conversations hold exactly kCmids messages in all.
+  ImClient reader;
+  LL_LOGIN(reader, srv.port(), "alice", "reader");
+  size_t stored = 0;
+  for (int p = 0; p < 5; ++p) {
+    int64_t id = reader.NextId();
+    Json page =
+        MustRequest(reader,
+                    R"({"t":"pull","id":)" + std::to_string(id) + R"(,"conv":"d:alice:peer)" +
+                        std::to_string(p) + R"(","limit":1000})",
+                    id);
+    stored += page["msgs"].size();
+  }
+  CHECK(stored == size_t(kCmids));
 }
 
 }  // namespace

@@ -49,8 +49,8 @@ TEST_CASE("msg: an id that is not an integer in 0..2^53 gets bad_request without
   LL_START(srv);
   ImClient c;
   LL_LOGIN(c, srv.port(), "alice", "phone");
-  for (const char* id : {"1.5", "-1", "\"x\"", "9007199254740993", "true", "null", "[1]",
-                         "{}", "18446744073709551616"}) {
+  for (const char* id : {"1.5", "-1", "\"x\"", "9007199254740993", "true", "null", "[1]", "{}",
+                         "18446744073709551616"}) {
     ExpectBadRequest(c, std::string(R"({"t":"ping","id":)") + id + "}", -1);
   }
 }
@@ -103,8 +103,8 @@ TEST_CASE("msg: unknown members of a frame are ignored") {
   LL_LOGIN(c, srv.port(), "alice", "phone");
   Json p = MustRequest(c, R"({"t":"ping","id":5,"extra":{"x":[1,2]},"z":null})", 5);
   CHECK(p.Str("t") == "pong");
-  Json a = MustRequest(c, R"({"t":"send","id":6,"to":"u:bob","cmid":"c1","body":1,"prio":"high"})",
-                       6);
+  Json a =
+      MustRequest(c, R"({"t":"send","id":6,"to":"u:bob","cmid":"c1","body":1,"prio":"high"})", 6);
   CheckAck(a, 6, "d:alice:bob", 1, "c1");
 }
 
@@ -154,7 +154,8 @@ TEST_CASE("msg: recv and read without conv or seq get bad_request") {
   ExpectBadRequest(c, R"({"t":"read","id":4,"conv":"d:alice:bob"})", 4);
 }
 
-TEST_CASE("msg: pull, presence, watch, join and leave without their required member get bad_request") {
+TEST_CASE(
+    "msg: pull, presence, watch, join and leave without their required member get bad_request") {
   Secrets s;
   Server srv(MsgArgs(s));
   LL_START(srv);
@@ -211,7 +212,8 @@ TEST_CASE("msg: invalid UTF-8 in a text frame on /ws closes with 1007") {
   CHECK(c.WaitClose() == 1007);
 }
 
-TEST_CASE("msg: a silent /ws session is pinged after --heartbeat and closed with 1001 after twice that") {
+TEST_CASE(
+    "msg: a silent /ws session is pinged after --heartbeat and closed with 1001 after twice that") {
   Secrets s;
   Server srv(MsgArgs(s, {"--heartbeat", "1"}));
   LL_START(srv);

@@ -46,7 +46,8 @@ TEST_CASE("msg: POST /api/groups creates a group and GET returns it") {
   CHECK(g.json.Str("group") == "team");
   CHECK(g.json["open"].raw() == "false");
   CHECK(Members(g.json) == std::vector<std::string>{"alice", "bob"});
-  ApiReply o = Api(srv.port(), "POST", "/api/groups", R"({"group":"lobby","members":[],"open":true})");
+  ApiReply o =
+      Api(srv.port(), "POST", "/api/groups", R"({"group":"lobby","members":[],"open":true})");
   CHECK(o.status == 200);
   CHECK(o.json.Int("members") == 0);
   ApiReply og = Api(srv.port(), "GET", "/api/groups/lobby");
@@ -72,8 +73,7 @@ TEST_CASE("msg: POST /api/groups with a bad body or name answers 400") {
   LL_START(srv);
   CheckApiError(Api(srv.port(), "POST", "/api/groups", R"({"group":"te am","members":[]})"), 400,
                 "bad_request");
-  CheckApiError(Api(srv.port(), "POST", "/api/groups", R"({"members":["a"]})"), 400,
-                "bad_request");
+  CheckApiError(Api(srv.port(), "POST", "/api/groups", R"({"members":["a"]})"), 400, "bad_request");
   CheckApiError(Api(srv.port(), "POST", "/api/groups", R"({"group":"t","members":["a b"]})"), 400,
                 "bad_request");
   CheckApiError(Api(srv.port(), "POST", "/api/groups", R"({"group":"t",)"), 400, "bad_request");
@@ -85,16 +85,16 @@ TEST_CASE("msg: POST /api/groups/<g>/members adds and removes members") {
   Server srv(MsgArgs(s));
   LL_START(srv);
   REQUIRE(CreateGroup(srv.port(), "team", {"alice", "bob"}));
-  ApiReply r = Api(srv.port(), "POST", "/api/groups/team/members",
-                   R"({"add":["carol"],"remove":["bob"]})");
+  ApiReply r =
+      Api(srv.port(), "POST", "/api/groups/team/members", R"({"add":["carol"],"remove":["bob"]})");
   INFO(r);
   CHECK(r.status == 200);
   CHECK(r.json.Int("members") == 2);
   ApiReply g = Api(srv.port(), "GET", "/api/groups/team");
   CHECK(Members(g.json) == std::vector<std::string>{"alice", "carol"});
   // Only add, only remove, and removing a non-member.
-  CHECK(Api(srv.port(), "POST", "/api/groups/team/members", R"({"add":["dave"]})").json.Int(
-            "members") == 3);
+  CHECK(Api(srv.port(), "POST", "/api/groups/team/members", R"({"add":["dave"]})")
+            .json.Int("members") == 3);
   CHECK(Api(srv.port(), "POST", "/api/groups/team/members", R"({"remove":["zoe","alice"]})")
             .json.Int("members") == 2);
   CheckApiError(Api(srv.port(), "POST", "/api/groups/nosuch/members", R"({"add":["a"]})"), 404,

@@ -142,8 +142,8 @@ TEST_CASE("msg: a hello without token under --auth jwt gets unauthorized and clo
 
 TEST_CASE("msg: longlink token prints one line, a JWT the server accepts") {
   Secrets s;
-  RunResult r = RunBinary({"token", "--user", "carol", "--ttl", "1h", "--jwt-secret-file",
-                           s.jwt_secret_file()});
+  RunResult r = RunBinary(
+      {"token", "--user", "carol", "--ttl", "1h", "--jwt-secret-file", s.jwt_secret_file()});
   INFO("stdout: " << r.out << "\nstderr: " << r.err);
   REQUIRE(r.exit_code() == 0);
   CHECK(CountLines(r.out) == 1);
@@ -173,8 +173,8 @@ TEST_CASE("msg: longlink token honours --ttl in minutes and days") {
   Secrets s;
   for (auto [ttl, seconds] : {std::pair<const char*, int64_t>{"30m", 1800}, {"2d", 172800}}) {
     INFO("--ttl " << std::string(ttl));
-    RunResult r = RunBinary({"token", "--user", "dave", "--ttl", ttl, "--jwt-secret-file",
-                             s.jwt_secret_file()});
+    RunResult r = RunBinary(
+        {"token", "--user", "dave", "--ttl", ttl, "--jwt-secret-file", s.jwt_secret_file()});
     INFO("stdout: " << r.out << "\nstderr: " << r.err);
     REQUIRE(r.exit_code() == 0);
     CHECK(CountLines(r.out) == 1);

@@ -1,6 +1,7 @@
 // PROTOCOL.md section 7 limits on /ws: the per-connection token bucket
 // (rate_limited, then 4029 for abuse), --max-conns (503) and --max-message
 // (1009).
+#include <set>
 #include <string>
 #include <thread>
 
@@ -54,7 +55,28 @@ TEST_CASE("msg: frames over --rate get rate_limited with an integer retry_ms") {
   CHECK(MustRequest(c, R"({"t":"ping","id":100})", 100).Str("t") == "pong");
 }
 
-TEST_CASE("msg: a connection with more than four times --rate frames dropped within 2 s gets 4029") {
+// PROTOCOL.md 1.1: the reply or error to a request carries its id, so a
+// client knows which request to retry.
+TEST_CASE("msg: a rate_limited error carries the id of the dropped request") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--rate", "5"}));
+  LL_START(srv);
+  ImClient c;
+  LL_LOGIN(c, srv.port(), "alice", "phone");
+  std::this_thread::sleep_for(500ms);
+  REQUIRE(c.ws().SendRaw(Pings(1, 14)));
+  std::set<int64_t> ids;
+  for (int i = 0; i < 14; ++i) {
+    Json f = MustNext(c);
+    INFO(f);
+    CHECK(f.Has("id"));
+    ids.insert(f.Int("id"));
+  }
+  CHECK(ids.size() == 14);  // every ping answered once, by pong or error
+}
+
+TEST_CASE(
+    "msg: a connection with more than four times --rate frames dropped within 2 s gets 4029") {
   Secrets s;
   Server srv(MsgArgs(s, {"--rate", "5"}));
   LL_START(srv);

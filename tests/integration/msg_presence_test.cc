@@ -1,10 +1,9 @@
 // PROTOCOL.md section 7: presence queries, watch pushes, ping/pong, and the
 // HTTP presence endpoint of section 9.
 #include <string>
+#include <thread>
 
 #include <doctest/doctest.h>
-
-#include <thread>
 
 #include "support/im_client.h"
 #include "support/jwt.h"
@@ -138,6 +137,37 @@ TEST_CASE("msg: GET /api/presence answers the presence reply without id") {
   CHECK(r.json["users"]["bob"].Int("devices") == 1);
   CHECK(r.json["users"]["nobody"]["online"].raw() == "false");
   CHECK(!r.json["users"]["nobody"].Has("last_seen"));
+}
+
+// Two devices connecting (then leaving) at the same moment, possibly on
+// different shards: the user went from no device to one (and back) once.
+TEST_CASE("msg: two devices connecting and leaving at once give one online and one offline push") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--threads", "2"}));
+  LL_START(srv);
+  ImClient w;
+  LL_LOGIN(w, srv.port(), "watcher", "phone");
+  for (int i = 0; i < 4; ++i) {
+    std::string user = "bob" + std::to_string(i);
+    INFO(user);
+    CheckOk(MustRequest(w, R"({"t":"watch","id":1,"users":[")" + user + R"("]})", 1), 1);
+    ImClient d1, d2;
+    bool ok1 = false, ok2 = false;
+    std::thread t1([&] { ok1 = d1.Login(srv.port(), user, "phone"); });
+    std::thread t2([&] { ok2 = d2.Login(srv.port(), user, "laptop"); });
+    t1.join();
+    t2.join();
+    REQUIRE(ok1);
+    REQUIRE(ok2);
+    CheckPresencePush(MustNext(w), user, true);
+    LL_EXPECT_NO_FRAME(w, 400ms);
+    std::thread c1([&] { d1.Close(); });
+    std::thread c2([&] { d2.Close(); });
+    c1.join();
+    c2.join();
+    CheckPresencePush(MustNext(w), user, false);
+    LL_EXPECT_NO_FRAME(w, 400ms);
+  }
 }
 
 }  // namespace

@@ -1,7 +1,12 @@
 // PROTOCOL.md section 2 (session) and the /ws subprotocol rule of 1.1, under
 // --auth none: hello and welcome, the hello timeout, bad first frames, a
 // second hello, replacement of a (user, device) session, several devices.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <optional>
 #include <string>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -154,7 +159,8 @@ TEST_CASE("msg: hello with an invalid device gets bad_request and close 4001") {
   Secrets s;
   Server srv(MsgArgs(s));
   LL_START(srv);
-  ExpectRejectedHello(srv.port(), R"({"t":"hello","v":1,"user":"alice","device":"my phone","id":6})",
+  ExpectRejectedHello(srv.port(),
+                      R"({"t":"hello","v":1,"user":"alice","device":"my phone","id":6})",
                       "bad_request", 6, 4001);
   ExpectRejectedHello(srv.port(), HelloFrame("alice", std::string(65, 'd')), "bad_request", -1,
                       4001);
@@ -168,8 +174,8 @@ TEST_CASE("msg: hello without user under --auth none gets unauthorized and close
   Secrets s;
   Server srv(MsgArgs(s));
   LL_START(srv);
-  ExpectRejectedHello(srv.port(), R"({"t":"hello","v":1,"device":"phone","id":8})",
-                      "unauthorized", 8, 4001);
+  ExpectRejectedHello(srv.port(), R"({"t":"hello","v":1,"device":"phone","id":8})", "unauthorized",
+                      8, 4001);
 }
 
 TEST_CASE("msg: hello with a user outside the id grammar gets unauthorized and close 4001") {
@@ -222,6 +228,31 @@ TEST_CASE("msg: a new session for the same user and device closes the old one wi
   CHECK(pr["users"]["alice"].Int("devices") == 1);
 }
 
+// Repeated with several users so that old and new connections land on
+// different shards: the old session's end must not unregister the new one.
+TEST_CASE("msg: after a replacement on another shard the new session keeps receiving") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--threads", "2"}));
+  LL_START(srv);
+  ImClient sender;
+  LL_LOGIN(sender, srv.port(), "sender", "phone");
+  for (int i = 0; i < 6; ++i) {
+    std::string user = "user" + std::to_string(i);
+    INFO(user);
+    ImClient old_conn, new_conn;
+    LL_LOGIN(old_conn, srv.port(), user, "phone");
+    LL_LOGIN(new_conn, srv.port(), user, "phone");
+    CHECK(old_conn.WaitClose() == 4009);
+    std::this_thread::sleep_for(200ms);  // let the old session's end run everywhere
+    MustSend(sender, "u:" + user, "c" + std::to_string(i));
+    Json m = MustPush(new_conn, "d:sender:" + user);
+    CHECK(m.Int("seq") == 1);
+    Json pr = MustRequest(sender, R"({"t":"presence","id":7,"users":[")" + user + R"("]})", 7);
+    CHECK(pr["users"][user]["online"].raw() == "true");
+    CHECK(pr["users"][user].Int("devices") == 1);
+  }
+}
+
 TEST_CASE("msg: two devices of one user are online at once") {
   Secrets s;
   Server srv(MsgArgs(s));
@@ -268,6 +299,30 @@ TEST_CASE("msg: the upgrade offering only other subprotocols is answered 400") {
   REQUIRE(Fetch(srv.port(), "GET", "/ws", &r,
                 UpgradeHeaders(NewKey()) + "Sec-WebSocket-Protocol: chat, longlink.v2\r\n"));
   CHECK(r.status == 400);
+}
+
+// Sessions ending while the server shuts down (the client drops TCP, then
+// SIGTERM closes every session with 1001) must not touch freed connections;
+// run under ASan (LONGLINK_BINARY) this catches a use-after-free.
+TEST_CASE("msg: SIGTERM right after sessions drop their connections exits 0") {
+  for (int i = 0; i < 12; ++i) {
+    INFO("round " << i);
+    Secrets s;
+    Server srv(MsgArgs(s));
+    LL_START(srv);
+    {
+      ImClient a, b;
+      LL_LOGIN(a, srv.port(), "alice", "phone");
+      LL_LOGIN(b, srv.port(), "bob", "phone");
+      MustSend(a, "u:bob", "c1");
+    }
+    REQUIRE(srv.Signal(SIGTERM));
+    std::optional<int> st = srv.Wait(10s);
+    REQUIRE(st);
+    CHECK_MESSAGE((WIFEXITED(*st) && WEXITSTATUS(*st) == 0), DescribeStatus(*st)
+                                                                 << "; stderr tail:\n"
+                                                                 << srv.StderrTail(1500));
+  }
 }
 
 }  // namespace

@@ -44,12 +44,14 @@ TEST_CASE("msg support: base64url round-trips and mints the jwt.io sample token"
       "{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}";
   CHECK(MintJwt(key, header, payload) ==
         "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
-        "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ."
+        "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cn"
+        "VlfQ."
         "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
 }
 
 TEST_CASE("msg support: the JSON reader keeps raw text and rejects malformed input") {
-  auto j = Json::Parse(R"( {"t":"msg","seq":17,"body": { "a" : [1, 2.5, "\u00e9\ud83d\ude00"] } ,"n":null} )");
+  auto j = Json::Parse(
+      R"( {"t":"msg","seq":17,"body": { "a" : [1, 2.5, "\u00e9\ud83d\ude00"] } ,"n":null} )");
   REQUIRE(j);
   CHECK(j->Str("t") == "msg");
   CHECK(j->Int("seq") == 17);

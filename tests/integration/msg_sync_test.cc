@@ -311,7 +311,8 @@ TEST_CASE("msg: page items carry the members of the msg push except t") {
   }
 }
 
-TEST_CASE("msg: pulling a group the user is not a member of gets forbidden, an unknown one not_found") {
+TEST_CASE(
+    "msg: pulling a group the user is not a member of gets forbidden, an unknown one not_found") {
   Secrets s;
   Server srv(MsgArgs(s));
   LL_START(srv);
@@ -380,27 +381,60 @@ TEST_CASE("msg: a pull and a sync pipelined right after sends see the sent messa
   CHECK(convs["g:team"].Int("last") == 1);
 }
 
+// The conversations of a first send live on whichever shard owns them; try
+// several peers so that some of them are owned by another shard than
+// alice's connection.
+TEST_CASE("msg: a sync pipelined right after the first send to a peer lists the new conversation") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--threads", "2"}));
+  LL_START(srv);
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  for (int i = 0; i < 6; ++i) {
+    std::string peer = "peer" + std::to_string(i);
+    int64_t send_id = 10 * i + 1, sync_id = 10 * i + 2;
+    REQUIRE(a.ws().SendRaw(
+        EncodeFrame(op::kText, SendFrame("u:" + peer, "c" + std::to_string(i), "1", send_id)) +
+        EncodeFrame(op::kText,
+                    R"({"t":"sync","id":)" + std::to_string(sync_id) + R"(,"all":true})")));
+    Json ack, sync;
+    REQUIRE_MESSAGE(a.WaitId(send_id, &ack), a.error());
+    REQUIRE_MESSAGE(a.WaitId(sync_id, &sync), a.error());
+    INFO("ack " << ack << ", then sync " << sync);
+    CHECK(ack.Str("t") == "ack");
+    auto convs = ByConv(sync);
+    CHECK(convs.count("d:alice:" + peer) == 1);
+    CHECK(convs.size() == size_t(i + 1));
+  }
+}
+
 TEST_CASE("msg: a send pipelined after a join or a leave sees the new membership") {
   Secrets s;
-  Server srv(MsgArgs(s));
+  Server srv(MsgArgs(s, {"--threads", "2"}));
   LL_START(srv);
-  REQUIRE(CreateGroup(srv.port(), "lobby", {"alice"}, /*open=*/true));
   ImClient c;
   LL_LOGIN(c, srv.port(), "carol", "phone");
-  std::string batch = EncodeFrame(op::kText, R"({"t":"join","id":1,"conv":"g:lobby"})") +
-                      EncodeFrame(op::kText, SendFrame("g:lobby", "c1", "1", 2)) +
-                      EncodeFrame(op::kText, R"({"t":"leave","id":3,"conv":"g:lobby"})") +
-                      EncodeFrame(op::kText, SendFrame("g:lobby", "c2", "2", 4));
-  REQUIRE(c.ws().SendRaw(batch));
-  Json r1, r2, r3, r4;
-  REQUIRE_MESSAGE(c.WaitId(1, &r1), c.error());
-  REQUIRE_MESSAGE(c.WaitId(2, &r2), c.error());
-  REQUIRE_MESSAGE(c.WaitId(3, &r3), c.error());
-  REQUIRE_MESSAGE(c.WaitId(4, &r4), c.error());
-  CheckOk(r1, 1);
-  CheckAck(r2, 2, "g:lobby", 1, "c1");
-  CheckOk(r3, 3);
-  CheckError(r4, "forbidden", 4);
+  for (int i = 0; i < 4; ++i) {
+    std::string g = "lobby" + std::to_string(i);
+    REQUIRE(CreateGroup(srv.port(), g, {"alice"}, /*open=*/true));
+    int64_t id = 10 * i;
+    std::string batch = EncodeFrame(op::kText, R"({"t":"join","id":)" + std::to_string(id + 1) +
+                                                   R"(,"conv":"g:)" + g + R"("})") +
+                        EncodeFrame(op::kText, SendFrame("g:" + g, "c1-" + g, "1", id + 2)) +
+                        EncodeFrame(op::kText, R"({"t":"leave","id":)" + std::to_string(id + 3) +
+                                                   R"(,"conv":"g:)" + g + R"("})") +
+                        EncodeFrame(op::kText, SendFrame("g:" + g, "c2-" + g, "2", id + 4));
+    REQUIRE(c.ws().SendRaw(batch));
+    Json r1, r2, r3, r4;
+    REQUIRE_MESSAGE(c.WaitId(id + 1, &r1), c.error());
+    REQUIRE_MESSAGE(c.WaitId(id + 2, &r2), c.error());
+    REQUIRE_MESSAGE(c.WaitId(id + 3, &r3), c.error());
+    REQUIRE_MESSAGE(c.WaitId(id + 4, &r4), c.error());
+    CheckOk(r1, id + 1);
+    CheckAck(r2, id + 2, "g:" + g, 1, "c1-" + g);
+    CheckOk(r3, id + 3);
+    CheckError(r4, "forbidden", id + 4);
+  }
 }
 
 TEST_CASE("msg: a member removed through the API gets no more pushes and cannot pull") {
@@ -425,6 +459,77 @@ TEST_CASE("msg: a member removed through the API gets no more pushes and cannot 
   MustSend(a, "g:team", "c3");
   CHECK(MustPush(b, "g:team").Int("seq") == 3);
   CHECK(Seqs(Pull(b, R"("conv":"g:team")")) == "1,2,3");
+}
+
+// Several peers, so that some conversations are owned by another shard
+// than bob's connection.
+TEST_CASE(
+    "msg: a sync pipelined after recv and read sees the moved cursors of every conversation") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--threads", "2"}));
+  LL_START(srv);
+  constexpr int kPeers = 6;
+  for (int i = 0; i < kPeers; ++i) {
+    ImClient p;
+    LL_LOGIN(p, srv.port(), "peer" + std::to_string(i), "phone");
+    MustSend(p, "u:bob", "c1");
+    MustSend(p, "u:bob", "c2");
+    MustSend(p, "u:bob", "c3");
+  }
+  ImClient b;
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  for (int i = 0; i < kPeers; ++i) {
+    std::string conv = "d:bob:peer" + std::to_string(i);
+    int64_t sync_id = 100 + i;
+    REQUIRE(
+        b.ws().SendRaw(EncodeFrame(op::kText, R"({"t":"recv","conv":")" + conv + R"(","seq":2})") +
+                       EncodeFrame(op::kText, R"({"t":"read","conv":")" + conv + R"(","seq":1})") +
+                       EncodeFrame(op::kText, R"({"t":"sync","id":)" + std::to_string(sync_id) +
+                                                  R"(,"all":true})")));
+    Json sync;
+    REQUIRE_MESSAGE(b.WaitId(sync_id, &sync), b.error());
+    INFO("after recv/read of " << conv << ": " << sync);
+    auto convs = ByConv(sync);
+    REQUIRE(convs.count(conv) == 1);
+    CheckEntry(convs[conv], 3, 2, 1);
+    // A pull with after moves the recv cursor before the next sync too.
+    REQUIRE(b.ws().SendRaw(
+        EncodeFrame(op::kText, R"({"t":"pull","conv":")" + conv + R"(","after":3})") +
+        EncodeFrame(op::kText,
+                    R"({"t":"sync","id":)" + std::to_string(sync_id + 50) + R"(,"all":true})")));
+    Json sync2;
+    REQUIRE_MESSAGE(b.WaitId(sync_id + 50, &sync2), b.error());
+    INFO("after pull of " << conv << ": " << sync2);
+    auto convs2 = ByConv(sync2);
+    REQUIRE(convs2.count(conv) == 1);
+    CheckEntry(convs2[conv], 3, 3, 1);
+  }
+}
+
+TEST_CASE("msg: a sync pipelined after join or leave sees the membership") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--threads", "2"}));
+  LL_START(srv);
+  constexpr int kGroups = 6;
+  for (int i = 0; i < kGroups; ++i)
+    REQUIRE(CreateGroup(srv.port(), "open" + std::to_string(i), {"alice"}, /*open=*/true));
+  ImClient c;
+  LL_LOGIN(c, srv.port(), "carol", "phone");
+  for (int i = 0; i < kGroups; ++i) {
+    std::string conv = "g:open" + std::to_string(i);
+    REQUIRE(c.ws().SendRaw(EncodeFrame(op::kText, R"({"t":"join","conv":")" + conv + R"("})") +
+                           EncodeFrame(op::kText, R"({"t":"sync","id":)" + std::to_string(100 + i) +
+                                                      R"(,"all":true})") +
+                           EncodeFrame(op::kText, R"({"t":"leave","conv":")" + conv + R"("})") +
+                           EncodeFrame(op::kText, R"({"t":"sync","id":)" + std::to_string(200 + i) +
+                                                      R"(,"all":true})")));
+    Json joined, left;
+    REQUIRE_MESSAGE(c.WaitId(100 + i, &joined), c.error());
+    REQUIRE_MESSAGE(c.WaitId(200 + i, &left), c.error());
+    INFO(conv << ": after join " << joined << ", after leave " << left);
+    CHECK(ByConv(joined).count(conv) == 1);
+    CHECK(ByConv(left).count(conv) == 0);
+  }
 }
 
 }  // namespace

@@ -9,7 +9,9 @@
 namespace longlink::test {
 namespace {
 
-std::string WithId(int64_t id) { return id < 0 ? std::string() : ",\"id\":" + std::to_string(id); }
+std::string WithId(int64_t id) {
+  return id < 0 ? std::string() : ",\"id\":" + std::to_string(id);
+}
 
 std::string WithDevice(std::string_view device) {
   return device.empty() ? std::string() : ",\"device\":" + JsonQuote(device);
@@ -140,8 +142,7 @@ bool ImClient::Next(Json* out, Duration timeout) {
   return ReadWire(out, Clock::now() + timeout);
 }
 
-bool ImClient::WaitFor(const std::function<bool(const Json&)>& pred, Json* out,
-                       Duration timeout) {
+bool ImClient::WaitFor(const std::function<bool(const Json&)>& pred, Json* out, Duration timeout) {
   for (auto it = kept_.begin(); it != kept_.end(); ++it) {
     if (pred(*it)) {
       *out = std::move(*it);

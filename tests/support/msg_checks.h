@@ -148,10 +148,10 @@ inline Json MustPush(ImClient& c, std::string_view conv, Duration timeout = kIoT
 }
 
 // Requires that nothing arrives on `c` within `d`.
-#define LL_EXPECT_NO_FRAME(c, d)                                          \
-  do {                                                                    \
-    Json unexpected_;                                                     \
-    bool quiet_ = (c).ExpectNoFrame((d), &unexpected_);                   \
+#define LL_EXPECT_NO_FRAME(c, d)                                           \
+  do {                                                                     \
+    Json unexpected_;                                                      \
+    bool quiet_ = (c).ExpectNoFrame((d), &unexpected_);                    \
     CHECK_MESSAGE(quiet_, #c " got an unexpected frame: " << (c).error()); \
   } while (0)
 

@@ -30,7 +30,8 @@ std::string Secrets::Write(std::string_view name, std::string_view content) cons
 
 namespace {
 
-std::vector<std::string> Merge(std::vector<std::string> base, const std::vector<std::string>& extra) {
+std::vector<std::string> Merge(std::vector<std::string> base,
+                               const std::vector<std::string>& extra) {
   // Drop each default flag (and its value) that `extra` gives again.
   std::vector<std::string> out;
   for (size_t i = 0; i < base.size(); i += 2) {
@@ -59,8 +60,8 @@ std::vector<std::string> JwtArgs(const Secrets& s, std::vector<std::string> extr
                extra);
 }
 
-ApiReply Api(uint16_t port, std::string_view method, std::string_view target,
-             std::string_view body, std::string_view key) {
+ApiReply Api(uint16_t port, std::string_view method, std::string_view target, std::string_view body,
+             std::string_view key) {
   ApiReply r;
   std::string headers;
   if (!key.empty())

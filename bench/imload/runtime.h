@@ -1,0 +1,122 @@
+// What every imload mode shares: the command-line options, the Loop that owns
+// the libuv loop with its flush queue, target and timers, CPU accounting (the
+// generator itself, the server under test with --server-pid, and the rest of
+// the machine), and error reporting. Single-threaded: one Loop per process.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <uv.h>
+
+#include "imload/ws_client.h"
+
+namespace longlink::imload {
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string path = "/ws";
+  int server_pid = 0;         // when set, report the server's CPU use too
+  double duration = 10;       // chat, group: measured seconds
+  double warmup = 2;          // chat, group: seconds of traffic before measuring
+  double drain = 2;           // chat, group: seconds to wait for late pushes at the end
+  double open_timeout = 120;  // seconds for every connection to reach welcome
+  int batch = 500;            // connections opening at once
+  size_t size = 32;           // chat, group: bytes of the message body (JSON text)
+  // chat
+  int pairs = 100;
+  int depth = 1;
+  // group
+  std::string api_key;
+  int members = 1000;
+  double rate = 1000;      // messages per second from the publisher
+  bool reference = false;  // echo_reference --broadcast: no API, no hello, no acks
+  bool no_recv = false;    // members do not acknowledge pushes
+  bool progress = false;   // chat, group: print counts every second to stderr
+  // sessions
+  int conns = 10000;
+  double hold = 10;
+};
+
+int RunChat(const Options& opts);
+int RunGroup(const Options& opts);
+int RunSessions(const Options& opts);
+
+// CPU seconds used so far by this process, by `server_pid` (0: none), and by
+// the whole machine (all cores: busy, and stolen by the hypervisor).
+struct CpuSample {
+  uint64_t wall_ns = 0;
+  double self_s = 0;
+  double server_s = -1;
+  double machine_busy_s = -1;
+  double machine_steal_s = 0;
+};
+CpuSample SampleCpu(int server_pid);
+
+// Percentages of one core between two samples (-1 when unknown).
+struct CpuUse {
+  double self_pct = -1;
+  double server_pct = -1;
+  double server_s = -1;   // CPU seconds the server used in the window
+  double other_pct = -1;  // everything else on the machine: the noise
+  double steal_pct = -1;
+};
+CpuUse CpuBetween(const CpuSample& a, const CpuSample& b);
+
+// Microseconds, for percentiles.
+inline double Us(uint64_t ns) {
+  return double(ns) / 1000.0;
+}
+
+// A run-unique tag (hex), so that cmids and group names of two runs against
+// one server never collide.
+std::string RunTag();
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (sockets are files).
+void RaiseFileLimit();
+
+// Prints the first ten errors of a run to stderr, then only counts them.
+void ReportError(const char* what, long err);
+
+class Loop {
+ public:
+  explicit Loop(const Options& opts);
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // False (after printing why) when the host/port do not parse.
+  bool ok() const { return ok_; }
+  uv_loop_t* loop() { return &loop_; }
+  FlushQueue* flush() { return flush_; }
+  const Target* target() const { return &target_; }
+
+  // Runs `fn` once after `seconds`, replacing any phase timer set before.
+  void SetTimer(double seconds, std::function<void()> fn);
+  // Runs `fn` every `ms` milliseconds until StopTicker() (one ticker).
+  void StartTicker(uint64_t ms, std::function<void()> fn);
+  void StopTicker();
+  // Releases the loop's own handles so that Run() returns once every
+  // connection is closed.
+  void Finish();
+  // Runs the loop until Finish() and every connection is closed.
+  void Run();
+
+ private:
+  static void OnTimer(uv_timer_t* t);
+  static void OnTick(uv_timer_t* t);
+
+  uv_loop_t loop_;
+  uv_timer_t timer_;
+  uv_timer_t ticker_;
+  FlushQueue* flush_ = nullptr;
+  Target target_;
+  std::function<void()> timer_fn_;
+  std::function<void()> tick_fn_;
+  bool ok_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace longlink::imload
