@@ -18,6 +18,16 @@ namespace longlink::net {
 namespace {
 
 enum : int { kMsgStop = -1 };
+
+// Socket calls: recv/sendmsg skip the VFS layer (and its file-position
+// lock) that read/writev take, measurably so at a million frames a second;
+// MSG_NOSIGNAL keeps a reset peer from raising SIGPIPE.
+inline ssize_t SendIov(int fd, const iovec* iov, int n) {
+  msghdr m{};
+  m.msg_iov = const_cast<iovec*>(iov);
+  m.msg_iovlen = size_t(n);
+  return ::sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
 constexpr int kMaxIov = 64;
 constexpr int kAcceptBatch = 128;
 
@@ -179,7 +189,7 @@ void Shard::OnPollEvent(Connection* c, int status, int events) {
 void Shard::Read(Connection* c) {
   // Up to four reads per wake-up when the buffer fills, then let others run.
   for (int round = 0; round < 4; round++) {
-    ssize_t n = ::read(c->fd(), read_buf_, opts_.read_buffer);
+    ssize_t n = ::recv(c->fd(), read_buf_, opts_.read_buffer, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
       n = 0;  // ECONNRESET etc.: handled as EOF
@@ -259,7 +269,7 @@ void Shard::SendShared(Connection* c, const uint8_t* head, size_t head_len, Shar
 bool Shard::WriteNow(Connection* c, const iovec* iov, int n, size_t total) {
   ssize_t w;
   do {
-    w = ::writev(c->fd(), iov, n);
+    w = SendIov(c->fd(), iov, n);
   } while (w < 0 && errno == EINTR);
   if (w < 0) {
     if (errno != EAGAIN) {
@@ -308,7 +318,7 @@ void Shard::Flush(Connection* c) {
   while (c->out != nullptr && !c->out->empty()) {
     iovec v[kMaxIov];
     int n = c->out->Fill(v, kMaxIov);
-    ssize_t w = ::writev(c->fd(), v, n);
+    ssize_t w = SendIov(c->fd(), v, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) break;
