@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <chrono>
@@ -426,6 +427,12 @@ void Shard::CloseNow(Connection* c) {
 void Shard::OnConnClosed(uv_handle_t* h) {
   auto* self = static_cast<Shard*>(h->data);
   Connection* c = FromPoll(reinterpret_cast<uv_poll_t*>(h));
+  // A connection closed after it was queued for the turn's flush must leave
+  // the flush list before it is freed.
+  if (c->flags & Connection::kDirty) {
+    auto& d = self->dirty_;
+    d.erase(std::remove(d.begin(), d.end(), c), d.end());
+  }
   ::close(c->fd());
   self->conn_count_--;
   self->metrics_.connections.Sub();
