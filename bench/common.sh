@@ -136,10 +136,13 @@ field() {
   sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"
 }
 
-# median: the median of the numbers on stdin (mean of the middle two if even).
+# median: the median of the numbers on stdin (mean of the middle two if even;
+# printed whole from 1000 up, else with 3 decimals).
 median() {
-  sort -g | awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2];
-                 else printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}'
+  sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit}
+                 if (NR%2) {print v[(NR+1)/2]; exit}
+                 m = (v[NR/2]+v[NR/2+1])/2
+                 if (m >= 1000 || m <= -1000) printf "%.0f\n", m; else printf "%.3f\n", m}'
 }
 
 # ratio A B: A/B with 2 decimals.

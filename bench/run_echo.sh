@@ -115,6 +115,31 @@ summary() {  # summary TITLE [MAX_OTHER]
 
 summary "medians of $ROUNDS rounds"
 summary "medians of the quiet runs only (oth% < $NOISY_PCT)" "$NOISY_PCT"
+
+# Paired ratios: longlink / reference within one round, for the rounds where
+# both runs were quiet. Both servers ran minutes apart at most, so this is
+# the figure least moved by the machine's drift.
+# pairs DEPTH: "msgs/s-ratio cpu/msg-ratio" per such round.
+pairs() {
+  awk -F'\t' -v d="$1" -v m="$NOISY_PCT" '
+    $3 == d && $11 < m {v[$1, $2] = $4; c[$1, $2] = $12; r[$1] = 1}
+    END {
+      for (k in r) if ((k, "longlink") in v && (k, "reference") in v && v[k, "reference"] > 0)
+        printf "%.3f %.3f\n", v[k, "longlink"] / v[k, "reference"], c[k, "longlink"] / c[k, "reference"]
+    }' "$RESULTS"
+}
+echo
+echo "# paired longlink/reference ratios (rounds where both runs had oth% < $NOISY_PCT)"
+for depth in $DEPTHS; do
+  p=$(pairs "$depth")
+  if [[ -z $p ]]; then
+    echo "  depth $depth: no round with both runs quiet"
+    continue
+  fi
+  echo "  depth $depth: msgs/s $(awk '{print $1}' <<<"$p" | median)," \
+    "server CPU/msg $(awk '{print $2}' <<<"$p" | median)" \
+    "(medians over $(wc -l <<<"$p") rounds; msgs/s ratios: $(awk '{print $1}' <<<"$p" | sort -g | tr '\n' ' '))"
+done
 if [[ -s $OUT_DIR/problems.txt ]]; then
   echo
   echo "# problems"
