@@ -10,8 +10,18 @@
 
 #include <uv.h>
 
-#include "loadgen/histogram.h"
-#include "loadgen/ws_client.h"
+#include "common/histogram.h"
+#include "common/ws_client.h"
+
+namespace longlink::loadgen {
+// The client, histogram and buffer are shared with the other load generator.
+using bench::ByteBuffer;
+using bench::FlushQueue;
+using bench::Histogram;
+using bench::MakeTarget;
+using bench::Target;
+using bench::WsClient;
+}  // namespace longlink::loadgen
 
 namespace longlink::loadgen {
 

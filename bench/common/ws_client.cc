@@ -1,6 +1,6 @@
 // WsClient and FlushQueue; see ws_client.h for the life cycle and the write
 // batching.
-#include "loadgen/ws_client.h"
+#include "common/ws_client.h"
 
 #include <sys/socket.h>
 
@@ -10,7 +10,7 @@
 
 #include "ws/frame_writer.h"
 
-namespace longlink::loadgen {
+namespace longlink::bench {
 
 namespace {
 
@@ -189,6 +189,8 @@ void WsClient::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     c->HandleUpgradeBytes(buf->base, size_t(nread));
   } else if (c->state_ == State::kOpen && !c->close_received_) {
     c->FeedFrames(reinterpret_cast<uint8_t*>(buf->base), size_t(nread));
+    if (c->state_ == State::kOpen && !c->close_received_)
+      c->OnReadEnd();
   }
 }
 
@@ -212,6 +214,8 @@ void WsClient::HandleUpgradeBytes(const char* data, size_t len) {
   OnOpen();
   if (state_ == State::kOpen && !rest.empty()) {
     FeedFrames(reinterpret_cast<uint8_t*>(rest.data()), rest.size());
+    if (state_ == State::kOpen && !close_received_)
+      OnReadEnd();
   }
 }
 
@@ -353,4 +357,4 @@ void WsClient::OnHandleClosed(uv_handle_t* h) {
   c->OnClosed();
 }
 
-}  // namespace longlink::loadgen
+}  // namespace longlink::bench

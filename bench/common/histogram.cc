@@ -1,10 +1,10 @@
 // Histogram index arithmetic; see histogram.h for the layout.
-#include "imload/histogram.h"
+#include "common/histogram.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace longlink::imload {
+namespace longlink::bench {
 
 namespace {
 constexpr uint64_t kLinear = uint64_t{2} << Histogram::kSubBits;  // 2048: exact below
@@ -68,4 +68,4 @@ uint64_t Histogram::ValueAtPercentile(double percentile) const {
   return max_;
 }
 
-}  // namespace longlink::imload
+}  // namespace longlink::bench

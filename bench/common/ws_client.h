@@ -1,6 +1,6 @@
 // WsClient: one client-side WebSocket over a libuv TCP handle, the building
-// block of every imload mode. A copy of bench/loadgen/ws_client.h plus one
-// hook, OnReadEnd(), so that a mode can answer once per read (one cumulative
+// block of every loadgen and imload mode. Shared by
+// loadgen and imload. OnReadEnd() lets a mode answer once per read (one cumulative
 // recv for all the pushes a read brought). It connects, sends the upgrade
 // request, checks the 101 answer, then frames outbound messages with the
 // project's framer in client role (ws::WriteHeader with a mask key,
@@ -31,9 +31,9 @@
 
 #include "ws/receiver.h"
 
-#include "imload/byte_buffer.h"
+#include "common/byte_buffer.h"
 
-namespace longlink::imload {
+namespace longlink::bench {
 
 class WsClient;
 
@@ -177,4 +177,4 @@ class WsClient {
   bool failed_ = false;
 };
 
-}  // namespace longlink::imload
+}  // namespace longlink::bench

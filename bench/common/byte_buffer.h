@@ -1,7 +1,8 @@
-// ByteBuffer: a growable byte array for one connection's outbound bytes. Unlike
-// std::vector<uint8_t> it never zero-fills what Extend() hands out, and Clear()
-// keeps the capacity, so a connection in steady state frames into memory it
-// already has and allocates nothing per message.
+// ByteBuffer: a growable byte array
+// for one connection's outbound bytes. Unlike std::vector<uint8_t> it never
+// zero-fills what Extend() hands out, and Clear() keeps the capacity, so a
+// connection in steady state frames into memory it already has and allocates
+// nothing per message.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +13,7 @@
 
 #include "base/assert.h"
 
-namespace longlink::loadgen {
+namespace longlink::bench {
 
 class ByteBuffer {
  public:
@@ -69,4 +70,4 @@ class ByteBuffer {
   size_t capacity_ = 0;
 };
 
-}  // namespace longlink::loadgen
+}  // namespace longlink::bench

@@ -1,5 +1,5 @@
 // Histogram: a log-linear latency histogram with HdrHistogram's bucket layout,
-// used by every imload mode to turn round-trip times into percentiles. Values
+// used by every loadgen and imload mode to turn round-trip times into percentiles. Values
 // are nanoseconds. Below 2048 ns each value has its own counter; above, each
 // power of two is split into 1024 linear sub-buckets, so a reported value is
 // at most 0.1% above the true one, and the resolution stays at or under 1 us
@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <memory>
 
-namespace longlink::imload {
+namespace longlink::bench {
 
 class Histogram {
  public:
@@ -48,4 +48,4 @@ class Histogram {
   uint64_t max_ = 0;
 };
 
-}  // namespace longlink::imload
+}  // namespace longlink::bench
