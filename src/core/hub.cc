@@ -143,7 +143,30 @@ static int HttpStatusOf(proto::ErrorCode code) {
   }
 }
 
-void Hub::SendError(const Origin& o, int code, const char* msg) {
+void Hub::SendAck(const Op* op, std::string_view conv, uint64_t seq, int64_t ts, bool dup,
+                  uint64_t created_us) {
+  std::string out;
+  if (op->origin.http) {
+    out = "{\"conv\":";
+    proto::AppendJsonString(&out, conv);
+    out += ",\"seq\":";
+    proto::AppendUint(&out, seq);
+    out += ",\"ts\":";
+    proto::AppendInt(&out, ts);
+    out += dup ? ",\"dup\":true}" : "}";
+  } else {
+    proto::Ack a;
+    a.conv = conv;
+    a.seq = seq;
+    a.ts = ts;
+    a.cmid = op->cmid;
+    a.dup = dup;
+    proto::AppendAck(&out, op->origin.has_id ? proto::FrameId(op->origin.id) : std::nullopt, a);
+  }
+  SendReply(op->origin, std::move(out), 200, created_us);
+}
+
+void Hub::SendError(const Origin& o, int code, const char* msg, int http_status) {
   auto ec = proto::ErrorCode(code);
   std::string out;
   if (o.http) {
@@ -152,7 +175,7 @@ void Hub::SendError(const Origin& o, int code, const char* msg) {
     out += "\",\"msg\":";
     proto::AppendJsonString(&out, msg);
     out += "}";
-    SendReply(o, std::move(out), HttpStatusOf(ec));
+    SendReply(o, std::move(out), http_status != 0 ? http_status : HttpStatusOf(ec));
     return;
   }
   proto::AppendError(&out, o.has_id ? proto::FrameId(o.id) : std::nullopt, ec, msg);

@@ -132,7 +132,13 @@ class Hub : public EngineListener {
   void Post(int shard, net::ShardMsg* msg);
   void Dispatch(net::ShardMsg* msg);
   void SendReply(const Origin& o, std::string bytes, int status = 200, uint64_t created_us = 0);
-  void SendError(const Origin& o, int code /*proto::ErrorCode*/, const char* msg);
+  // `http_status` 0: the status that goes with the code (section 9).
+  void SendError(const Origin& o, int code /*proto::ErrorCode*/, const char* msg,
+                 int http_status = 0);
+  // The answer to a stored (or deduplicated) send: an ack frame, or for
+  // POST /api/publish the {"conv","seq","ts"[,"dup"]} object.
+  void SendAck(const Op* op, std::string_view conv, uint64_t seq, int64_t ts, bool dup,
+               uint64_t created_us = 0);
   void SendOk(const Origin& o);
 
   // C side (hub_conn.cc).

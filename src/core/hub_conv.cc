@@ -170,14 +170,7 @@ void Hub::DoSend(Op* op) {
     net::SharedBuf* f = MakeFrame(scratch_);
     FanOut(c, f, op->origin.http ? nullptr : &op->origin.conn, nullptr, 0, 0);
     f->Unref();
-    std::string out;
-    proto::Ack a;
-    a.conv = c->id;
-    a.seq = 0;
-    a.ts = op->ts;
-    a.cmid = op->cmid;
-    proto::AppendAck(&out, op->origin.has_id ? proto::FrameId(op->origin.id) : std::nullopt, a);
-    SendReply(op->origin, std::move(out));
+    SendAck(op, c->id, 0, op->ts, false);
     delete op;
     return;
   }
@@ -206,24 +199,7 @@ void Hub::OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) {
     delete op;
     return;
   }
-  std::string out;
-  if (op->origin.http) {
-    out = "{\"conv\":";
-    proto::AppendJsonString(&out, c->id);
-    out += ",\"seq\":";
-    proto::AppendUint(&out, m.seq);
-    out += ",\"ts\":";
-    proto::AppendInt(&out, m.ts);
-    out += "}";
-  } else {
-    proto::Ack a;
-    a.conv = c->id;
-    a.seq = m.seq;
-    a.ts = m.ts;
-    a.cmid = op->cmid;
-    proto::AppendAck(&out, op->origin.has_id ? proto::FrameId(op->origin.id) : std::nullopt, a);
-  }
-  SendReply(op->origin, std::move(out), 200, op->created_us);
+  SendAck(op, c->id, m.seq, m.ts, false, op->created_us);
   if (!c->group && m.seq == 1) {
     ForEachMember(c, [&](std::string_view u) { IndexConv(std::string(u), c->id, true); });
   }
@@ -385,7 +361,7 @@ void Hub::DoGroupAdmin(Op* op) {
     case OpType::kGroupCreate:
       if (c.exists) {
         // 409 with code bad_request (PROTOCOL.md section 9).
-        SendReply(op->origin, "{\"error\":\"bad_request\",\"msg\":\"group exists\"}", 409);
+        SendError(op->origin, int(ErrorCode::kBadRequest), "group exists", 409);
         return;
       }
       c.exists = true;

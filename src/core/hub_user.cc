@@ -59,25 +59,7 @@ void Hub::OnUserOp(Op* op) {
 }
 
 void Hub::AnswerDup(Op* op, const DedupEntry& e) {
-  std::string out;
-  if (op->origin.http) {
-    out = "{\"conv\":";
-    proto::AppendJsonString(&out, e.conv);
-    out += ",\"seq\":";
-    proto::AppendUint(&out, e.seq);
-    out += ",\"ts\":";
-    proto::AppendInt(&out, e.ts);
-    out += ",\"dup\":true}";
-  } else {
-    proto::Ack a;
-    a.conv = e.conv;
-    a.seq = e.seq;
-    a.ts = e.ts;
-    a.cmid = op->cmid;
-    a.dup = true;
-    proto::AppendAck(&out, op->origin.has_id ? proto::FrameId(op->origin.id) : std::nullopt, a);
-  }
-  SendReply(op->origin, std::move(out));
+  SendAck(op, e.conv, e.seq, e.ts, true);
 }
 
 void Hub::OnDedupRecord(DedupRecord* r) {

@@ -329,13 +329,9 @@ void Session::HttpRespond(void* conn, int status, std::string_view json) {
   hub_->CloseHttp(st->waiting);
   st->waiting = core::ConnRef{};
   scratch_.clear();
-  if (status >= 400) {
-    // `json` is already {"error":..,"msg":..}.
-    http::AppendResponse(&scratch_, status, "application/json", json, st->keep_alive);
-    shard_->metrics().http_errors_total.Add();
-  } else {
-    http::AppendResponse(&scratch_, status, "application/json", json, st->keep_alive);
-  }
+  // For an error status `json` is already {"error":..,"msg":..}.
+  http::AppendResponse(&scratch_, status, "application/json", json, st->keep_alive);
+  if (status >= 400) shard_->metrics().http_errors_total.Add();
   shard_->Send(c, scratch_.data(), scratch_.size());
   if (!st->keep_alive) {
     shard_->CloseAfterFlush(c);

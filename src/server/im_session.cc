@@ -222,12 +222,8 @@ void Session::Write(void* conn, std::string_view json) {
 void Session::WriteShared(void* conn, net::SharedBuf* json) {
   auto* c = static_cast<Conn*>(conn);
   if (c->closed() || (c->user_flags & kCloseSent)) return;
-  if (c->pending_bytes() > cfg_.max_outbuf) {
-    // Slow consumer: nothing is lost (the client syncs when it is back).
-    shard_->metrics().slow_consumer_closes_total.Add();
-    CloseWs(c, ws::close_code::kSlowConsumer, "slow consumer");
-    return;
-  }
+  // A slow consumer loses nothing: the client syncs when it is back.
+  if (!OutbufOk(c)) return;
   uint8_t hdr[ws::kMaxHeaderSize];
   size_t hl = ws::WriteHeader(hdr, ws::kText, true, json->len, nullptr);
   shard_->SendShared(c, hdr, hl, json);

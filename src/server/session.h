@@ -64,6 +64,8 @@ class Session : public net::ShardHandler, public core::Sink {
   // ws_session.cc
   void OnWsData(Conn* c, uint8_t* data, size_t len);
   void TickWs(Conn* c, uint32_t now_ms);
+  // False (and the connection closing with 4008) when c is a slow consumer.
+  bool OutbufOk(Conn* c);
   // im_session.cc: the messaging protocol on /ws.
   bool OnImMessage(Conn* c, uint8_t opcode, uint8_t* data, size_t len);
   bool OnHello(Conn* c, const proto::Command& cmd);

@@ -49,20 +49,22 @@ struct WsHandler {
     return false;
   }
 
-  // Slow consumer: more unsent bytes than --max-outbuf when a new frame is
-  // due. (Checked before queueing, so one message as large as --max-message
-  // may be queued on a connection that was keeping up.) Stop producing for
-  // it, queue a 4008 close after what is pending, drop it once written or
-  // after the shard's drain deadline (10 s).
-  bool CheckOutbuf() {
-    if (c->pending_bytes() <= s->cfg_.max_outbuf) return true;
-    s->shard_->metrics().slow_consumer_closes_total.Add();
-    LL_DEBUG("shard %d: slow consumer (%zu bytes unsent), closing with 4008", s->shard_->id(),
-             c->pending_bytes());
-    s->CloseWs(c, ws::close_code::kSlowConsumer, "slow consumer");
-    return false;
-  }
+  bool CheckOutbuf() { return s->OutbufOk(c); }
 };
+
+// Slow consumer: more unsent bytes than --max-outbuf when a new frame is
+// due. (Checked before queueing, so one message as large as --max-message
+// may be queued on a connection that was keeping up.) Stop producing for it,
+// queue a 4008 close after what is pending, drop it once written or after
+// the shard's drain deadline (10 s).
+bool Session::OutbufOk(Conn* c) {
+  if (c->pending_bytes() <= cfg_.max_outbuf) return true;
+  shard_->metrics().slow_consumer_closes_total.Add();
+  LL_DEBUG("shard %d: slow consumer (%zu bytes unsent), closing with 4008", shard_->id(),
+           c->pending_bytes());
+  CloseWs(c, ws::close_code::kSlowConsumer, "slow consumer");
+  return false;
+}
 
 void Session::OnWsData(Conn* c, uint8_t* data, size_t len) {
   c->user_flags &= uint8_t(~kPingSent);
