@@ -119,9 +119,9 @@ void Hub::OnReply(Reply* r) {
 
 void Hub::OnPush(Push* p) {
   if (p->created_us != 0) {
-    uint64_t us = MonoNs() / 1000 - p->created_us;
-    for (size_t i = 0; i < p->conns.size(); i++) shard_->metrics().send_to_delivery.Observe(us);
+    shard_->metrics().send_to_delivery.Observe(MonoNs() / 1000 - p->created_us, p->conns.size());
   }
+  const uint64_t now = MonoMs();
   for (const ConnRef& ref : p->conns) {
     Session* s = SessionOf(ref);
     if (s == nullptr) continue;
@@ -142,7 +142,7 @@ void Hub::OnPush(Push* p) {
     pe->interval_ms = opts_.ack_timeout_ms;
     s->pending[p->conv].push_back(pe);
     s->pending_count++;
-    wheel_.Schedule(&pe->timer, MonoMs() + pe->interval_ms);
+    wheel_.Schedule(&pe->timer, now + pe->interval_ms);
   }
   ArmTimer();
 }

@@ -4,12 +4,12 @@
 
 namespace longlink::ops {
 
-void Histogram::Observe(uint64_t micros) {
+void Histogram::Observe(uint64_t micros, uint64_t times) {
   int i = micros <= 1 ? 0 : 64 - __builtin_clzll(micros - 1);
   if (i > kBuckets) i = kBuckets;
-  b_[i].Add();
-  count_.Add();
-  sum_.Add(micros);
+  b_[i].Add(times);
+  count_.Add(times);
+  sum_.Add(micros * times);
 }
 
 namespace {

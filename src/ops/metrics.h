@@ -31,7 +31,7 @@ class Counter {
 class Histogram {
  public:
   static constexpr int kBuckets = 26;
-  void Observe(uint64_t micros);
+  void Observe(uint64_t micros, uint64_t times = 1);
   uint64_t bucket(int i) const { return b_[i].Get(); }
   uint64_t count() const { return count_.Get(); }
   uint64_t sum_micros() const { return sum_.Get(); }
