@@ -11,9 +11,14 @@ RUN_ARGS  ?= --auth none
 # Debian 12 packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libuv1-dev node-llhttp libsimdjson-dev libmimalloc-dev doctest-dev libcli11-dev \
-  libssl-dev libxxhash-dev zlib1g-dev wrk
+  libssl-dev libxxhash-dev zlib1g-dev wrk \
+  groff-base man-db mandoc systemd strace curl prometheus
+# (tests/ops: groff/man/mandoc render the man page, systemd-analyze verifies the
+# unit, strace lists the syscalls its filter must allow, promtool checks
+# /metrics. The prometheus package ships promtool; on a machine that runs
+# systemd, installing it also enables a Prometheus server on :9090.)
 
-.PHONY: all deps build run test check asan tsan fuzz bench format install clean
+.PHONY: all deps build run test check asan tsan fuzz bench format install install-files uninstall clean
 
 all: build
 
@@ -62,9 +67,30 @@ bench: build
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the man page and
+# the systemd unit, whose ExecStart is rewritten to $(PREFIX)/bin/longlink.
+# install-files does the same without building (BIN= picks the binary), for
+# packaging and for tests/ops/install.sh.
+BIN     ?= $(BUILD)/longlink
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
 install: build
-	install -D -m 0755 $(BUILD)/longlink $(DESTDIR)$(PREFIX)/bin/longlink
-	@if [ -f man/longlink.1 ]; then install -D -m 0644 man/longlink.1 $(DESTDIR)$(PREFIX)/share/man/man1/longlink.1; fi
-	@if [ -f dist/longlink.service ]; then install -D -m 0644 dist/longlink.service $(DESTDIR)$(PREFIX)/lib/systemd/system/longlink.service; fi
+	$(MAKE) --no-print-directory install-files
+
+install-files:
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/longlink
+	install -D -m 0644 man/longlink.1 $(DESTDIR)$(MANDIR)/man1/longlink.1
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed 's|^ExecStart=/usr/local/bin/longlink |ExecStart=$(BINDIR)/longlink |' dist/longlink.service \
+	  > $(DESTDIR)$(UNITDIR)/longlink.service.tmp
+	grep -q '^ExecStart=$(BINDIR)/longlink ' $(DESTDIR)$(UNITDIR)/longlink.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/longlink.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/longlink.service.tmp $(DESTDIR)$(UNITDIR)/longlink.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/longlink $(DESTDIR)$(MANDIR)/man1/longlink.1 \
+	  $(DESTDIR)$(UNITDIR)/longlink.service
 
 clean:
