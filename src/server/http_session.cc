@@ -11,12 +11,21 @@
 #include "http/upgrade.h"
 #include "server/server.h"
 #include "server/session.h"
+#include "server/static_files.h"
 
 namespace longlink::server {
 
 namespace {
 
-enum Route : int { kRouteHealthz, kRouteReadyz, kRouteMetrics, kRouteEcho, kRouteWs, kRouteApi };
+enum Route : int {
+  kRouteHealthz,
+  kRouteReadyz,
+  kRouteMetrics,
+  kRouteEcho,
+  kRouteWs,
+  kRouteApi,
+  kRouteWeb,
+};
 
 }  // namespace
 
@@ -33,6 +42,9 @@ Session::Session(Server* server, net::Shard* shard)
   router_.Add(http::Method::kGet, "/metrics", kRouteMetrics);
   if (cfg_.echo) router_.Add(http::Method::kGet, "/echo", kRouteEcho);
   router_.Add(http::Method::kGet, "/ws", kRouteWs);
+  if (cfg_.web) {  // the web client (section 11): "/", "/app.js", ...
+    for (const StaticFile& f : StaticFiles()) router_.Add(http::Method::kGet, f.path, kRouteWeb);
+  }
   // Every method: /api/ answers 401 before any other check (section 9).
   for (http::Method m : {http::Method::kGet, http::Method::kPost, http::Method::kPut,
                          http::Method::kDelete, http::Method::kOptions, http::Method::kOther}) {
@@ -152,6 +164,14 @@ bool Session::HandleRequest(Conn* c, const http::Request& req, bool* upgraded) {
     case kRouteWs:
       *upgraded = Upgrade(c, req, kIm);
       return false;
+    case kRouteWeb: {
+      scratch_.clear();
+      std::string_view body = AppendStaticResponse(&scratch_, *FindStaticFile(req.path), req);
+      iovec iov[2] = {{scratch_.data(), scratch_.size()},
+                      {const_cast<char*>(body.data()), body.size()}};
+      shard_->Send(c, iov, body.empty() ? 1 : 2);
+      break;
+    }
     case kRouteApi:
       HandleApi(c, req);
       if (c->http != nullptr && c->http->waiting.valid()) return true;  // answered later
