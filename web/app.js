@@ -79,7 +79,11 @@ function signIn(id) {
     online.set(e.detail.user, e.detail.online);
     queueRender();
   });
-  for (const t of ['conv', 'receipt', 'ack', 'synced']) client.addEventListener(t, queueRender);
+  for (const t of ['conv', 'receipt', 'ack']) client.addEventListener(t, queueRender);
+  client.addEventListener('synced', () => {
+    ensureHistory();
+    queueRender();
+  });
   client.connect();
 }
 
@@ -170,13 +174,21 @@ function select(conv) {
   client.conversation(conv);
   $('text').disabled = false;
   $('composer').querySelector('button').disabled = false;
-  const c = client.conversation(conv);
-  if (c.base > 1 && !historyAsked.has(conv) && client.welcome) {
-    historyAsked.add(conv);
-    client.loadOlder(conv, 50).then(queueRender, () => historyAsked.delete(conv));
-  }
+  ensureHistory();
   queueRender();
   $('text').focus();
+}
+
+// The open conversation shows its recent history: what lies below this
+// device's recv cursor is loaded once (50 messages; more on request). Known
+// only after a sync, so this runs on select and after each sync.
+function ensureHistory() {
+  if (!active || !client.welcome || historyAsked.has(active)) return;
+  const c = client.conversation(active);
+  if (!(c.base > 1)) return;
+  const conv = active;
+  historyAsked.add(conv);
+  client.loadOlder(conv, 50).then(queueRender, () => historyAsked.delete(conv));
 }
 
 function sendText(text) {
@@ -349,6 +361,7 @@ function renderChat() {
   $('leave').hidden = !active.startsWith('g:');
   $('older').hidden = !(c.base > 1);
   const ol = $('messages');
+  ol.classList.toggle('direct', active.startsWith('d:'));  // no sender names in 1:1
   const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
   const items = client.messages(active).map((m) => messageItem(m, c, false));
   for (const o of client.outbox()) {
