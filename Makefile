@@ -12,11 +12,14 @@ RUN_ARGS  ?= --auth none
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libuv1-dev node-llhttp libsimdjson-dev libmimalloc-dev doctest-dev libcli11-dev \
   libssl-dev libxxhash-dev zlib1g-dev wrk \
-  groff-base man-db mandoc systemd strace curl prometheus
+  groff-base man-db mandoc systemd strace curl prometheus chromium
 # (tests/ops: groff/man/mandoc render the man page, systemd-analyze verifies the
 # unit, strace lists the syscalls its filter must allow, promtool checks
 # /metrics. The prometheus package ships promtool; on a machine that runs
 # systemd, installing it also enables a Prometheus server on :9090.)
+# (tests/browser: Debian's chromium, driven by playwright-core from npm, which
+# tests/browser/run.sh installs with `npm ci`; Node.js and npm come from
+# Debian only when the machine has no npm of its own.)
 
 .PHONY: all deps build run test check asan tsan fuzz bench format install install-files uninstall clean
 
@@ -33,6 +36,11 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	fi
+	@command -v npm >/dev/null || { \
+	  echo "installing: nodejs npm"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null || exit 1; }
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DLL_WERROR=ON >/dev/null
