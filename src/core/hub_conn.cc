@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/random.h"
 #include "core/hub.h"
 #include "proto/reply.h"
 
@@ -21,10 +22,14 @@ Session* Hub::OpenSession(void* conn, std::string_view user, std::string_view de
   s->device.assign(device);
   s->conn = conn;
   s->self = AllocSlot(conn, s);
+  // "<shard hex>-<counter hex>-<128 random bits hex>". The protocol layer
+  // routes POST /send (SSE) to the session's shard by the leading number,
+  // and the id is the only thing that proves a POST comes from the session:
+  // hence the random part.
   char id[40];
-  std::snprintf(id, sizeof(id), "%x-%" PRIx64 "-%" PRIx64, unsigned(id_), ++session_counter_,
-                uint64_t(MonoNs() & 0xffffffffffffull));
+  std::snprintf(id, sizeof(id), "%x-%" PRIx64 "-", unsigned(id_), ++session_counter_);
   s->id = id;
+  AppendRandomHex(&s->id, 16);
   auto* m = new SessionMsg();
   m->kind = kRegister;
   m->user = s->user;

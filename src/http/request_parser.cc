@@ -102,6 +102,38 @@ std::string_view Request::QueryParam(std::string_view key) const {
   return {};
 }
 
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); i++) {
+    int hi = -1, lo = -1;
+    if (s[i] == '%' && i + 2 < s.size()) {
+      hi = HexValue(s[i + 1]);
+      lo = HexValue(s[i + 2]);
+    }
+    if (hi >= 0 && lo >= 0) {
+      out.push_back(char(hi * 16 + lo));
+      i += 2;
+    } else if (s[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
 struct RequestParser::Impl {
   // Offsets into buf_ of one header field; turned into a HeaderField at the end.
   struct Span {

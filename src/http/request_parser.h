@@ -45,6 +45,11 @@ struct Request {
   std::string_view QueryParam(std::string_view key) const;
 };
 
+// A query value decoded: %XX sequences become their byte and '+' a space
+// (application/x-www-form-urlencoded). A '%' not followed by two hex digits
+// is kept as it is.
+std::string PercentDecode(std::string_view s);
+
 struct ParseLimits {
   size_t max_header_bytes = 16 * 1024;  // request line + headers
   size_t max_body = 16 * 1024 * 1024;   // --max-message

@@ -42,6 +42,10 @@ ParseStatus BadRequest(const char* msg) {
   return ParseStatus{ErrorCode::kBadRequest, msg};
 }
 
+ParseStatus NotObject(const char* msg) {
+  return ParseStatus{ErrorCode::kBadRequest, msg, true};
+}
+
 enum class Kind : uint8_t { kAbsent, kNull, kBool, kInteger, kFraction, kString, kArray, kObject };
 
 // What pass 1 learned of one member.
@@ -497,17 +501,17 @@ ParseStatus CommandParser::Parse(const char* data, size_t len, size_t capacity, 
   }
   od::document doc;
   if (im.parser.iterate(data, len, capacity).get(doc) != simdjson::SUCCESS) {
-    return BadRequest(kMsgInvalidJson);
+    return NotObject(kMsgInvalidJson);
   }
   od::json_type root;
   if (doc.type().get(root) == simdjson::SUCCESS && root != od::json_type::object) {
-    return BadRequest(kMsgNotObject);
+    return NotObject(kMsgNotObject);
   }
   switch (im.ReadFrame(doc)) {
     case Read::kOk:
       break;
     case Read::kInvalidJson:
-      return BadRequest(kMsgInvalidJson);
+      return NotObject(kMsgInvalidJson);
     case Read::kTooDeep:
       return BadRequest(kMsgTooDeep);
   }

@@ -70,6 +70,9 @@ inline constexpr int kMaxDepth = 128;
 struct ParseStatus {
   ErrorCode code = ErrorCode::kOk;
   const char* msg = "";  // never null; a string literal
+  // The input is not one JSON object (not JSON at all, or another JSON
+  // value): POST /send answers 400 rather than an error frame.
+  bool not_object = false;
 
   bool ok() const { return code == ErrorCode::kOk; }
 };
