@@ -67,6 +67,9 @@ class Histogram {
   X(rate_limited_total, counter, "Frames dropped by the rate limit")               \
   X(rate_limit_closes_total, counter, "Connections closed for rate abuse (4029)")  \
   X(hello_timeouts_total, counter, "Connections closed without hello (4002)")      \
+  X(sse_streams, gauge, "Open SSE event streams")                                  \
+  X(sse_posts_total, counter, "POST /send requests received")                      \
+  X(sse_posts_forwarded_total, counter, "POST /send frames for another shard")     \
   X(redeliveries_total, gauge, "Pushes sent again for want of a recv")             \
   X(acks_pending, gauge, "Pushes waiting for a recv")                              \
   X(mailbox_depth, gauge, "Items waiting in the shard mailbox")

@@ -26,23 +26,7 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); i++) {
-    if (s[i] == '%' && i + 2 < s.size() &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(char(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else if (s[i] == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
+using http::PercentDecode;
 
 bool KeyMatches(std::string_view header, const std::string& key) {
   constexpr std::string_view kBearer = "Bearer ";
@@ -324,13 +308,15 @@ void Session::HandleApi(Conn* c, const http::Request& req) {
 // core::Sink: the answer to an API request that waited for another shard.
 void Session::HttpRespond(void* conn, int status, std::string_view json) {
   auto* c = static_cast<Conn*>(conn);
-  if (c->closed() || c->is_ws()) return;
+  if (c->closed() || c->kind != kHttp) return;
   HttpState* st = c->http;
   hub_->CloseHttp(st->waiting);
   st->waiting = core::ConnRef{};
   scratch_.clear();
-  // For an error status `json` is already {"error":..,"msg":..}.
-  http::AppendResponse(&scratch_, status, "application/json", json, st->keep_alive);
+  // For an error status `json` is already {"error":..,"msg":..}; an empty
+  // body (POST /send's 202) goes without a type.
+  http::AppendResponse(&scratch_, status, json.empty() ? "" : "application/json", json,
+                       st->keep_alive);
   if (status >= 400) shard_->metrics().http_errors_total.Add();
   shard_->Send(c, scratch_.data(), scratch_.size());
   if (!st->keep_alive) {

@@ -1,8 +1,9 @@
 // Conn: one client connection as the protocol layer sees it. It starts as an
 // HTTP connection (a heap HttpState with the request parser) and may become a
-// WebSocket (a ws::Receiver in place of the pointer). An idle WebSocket is
-// this object alone: 224 bytes, the transport's 176, the receiver's 40 and a
-// pointer to the messaging session state.
+// WebSocket (a ws::Receiver in place of the pointer) or an SSE event stream
+// (GET /sse: nothing is read from it any more, so neither). An idle WebSocket
+// is this object alone: 224 bytes, the transport's 176, the receiver's 40 and
+// a pointer to the messaging session state.
 #pragma once
 
 #include <cstdint>
@@ -16,12 +17,12 @@
 
 namespace longlink::server {
 
-enum ConnKind : uint8_t { kHttp = 0, kEcho = 1, kIm = 2 };
+enum ConnKind : uint8_t { kHttp = 0, kEcho = 1, kIm = 2, kSse = 3 };
 
-// Conn::user_flags bits for WebSockets.
+// Conn::user_flags bits for WebSockets (and kCloseSent for SSE streams).
 enum WsFlags : uint8_t {
   kPingSent = 1 << 0,   // a heartbeat ping is out, nothing received since
-  kCloseSent = 1 << 1,  // our close frame is queued; send nothing more
+  kCloseSent = 1 << 1,  // our close frame (SSE: close event) is queued; send nothing more
 };
 
 struct HttpState {
@@ -36,22 +37,27 @@ struct HttpState {
   std::string backlog;
 };
 
-// A /ws connection: before hello, `session` is null.
+// A /ws connection (before hello, `session` is null) or an SSE stream (its
+// session opens with the stream). 24 bytes.
 struct ImState {
   core::Session* session = nullptr;
   core::RateState rate;
-  uint32_t opened_ms = 0;
+  union {
+    uint32_t opened_ms = 0;  // /ws: when the upgrade happened (hello timeout)
+    uint32_t last_tx_ms;     // SSE: when the stream was last written (heartbeat)
+  };
 };
+static_assert(sizeof(ImState) == 24, "ImState is kept per messaging connection");
 
 struct Conn : net::Connection {
   Conn() : http(nullptr) {}
   ~Conn() {}
-  bool is_ws() const { return kind != kHttp; }
+  bool is_ws() const { return kind == kEcho || kind == kIm; }
   union {
-    HttpState* http;   // kind == kHttp
-    ws::Receiver rx;   // kind != kHttp
+    HttpState* http;   // kind == kHttp; null for kSse
+    ws::Receiver rx;   // is_ws()
   };
-  ImState* im = nullptr;  // kind == kIm
+  ImState* im = nullptr;  // kind == kIm or kSse
 };
 
 static_assert(sizeof(Conn) <= 224, "an idle WebSocket must stay within 224 bytes");

@@ -25,6 +25,8 @@ enum Route : int {
   kRouteWs,
   kRouteApi,
   kRouteWeb,
+  kRouteSse,
+  kRouteSend,
 };
 
 }  // namespace
@@ -42,6 +44,8 @@ Session::Session(Server* server, net::Shard* shard)
   router_.Add(http::Method::kGet, "/metrics", kRouteMetrics);
   if (cfg_.echo) router_.Add(http::Method::kGet, "/echo", kRouteEcho);
   router_.Add(http::Method::kGet, "/ws", kRouteWs);
+  router_.Add(http::Method::kGet, "/sse", kRouteSse);
+  router_.Add(http::Method::kPost, "/send", kRouteSend);
   if (cfg_.web) {  // the web client (section 11): "/", "/app.js", ...
     for (const StaticFile& f : StaticFiles()) router_.Add(http::Method::kGet, f.path, kRouteWeb);
   }
@@ -66,9 +70,9 @@ void Session::OnData(net::Connection* nc, uint8_t* data, size_t len) {
   if (c->draining()) return;  // closing: input is discarded
   if (c->is_ws()) {
     OnWsData(c, data, len);
-  } else {
+  } else if (c->kind == kHttp) {
     OnHttpData(c, data, len);
-  }
+  }  // an SSE stream reads nothing more: its client frames come as POST /send
 }
 
 void Session::OnHttpData(Conn* c, uint8_t* data, size_t len) {
@@ -172,6 +176,13 @@ bool Session::HandleRequest(Conn* c, const http::Request& req, bool* upgraded) {
       shard_->Send(c, iov, body.empty() ? 1 : 2);
       break;
     }
+    case kRouteSse:
+      if (OpenSse(c, req)) return false;  // the connection is the event stream now
+      return !close && !c->draining();
+    case kRouteSend:
+      OnSendPost(c, req);
+      if (c->http->waiting.valid()) return true;  // answered by the session's shard
+      break;
     case kRouteApi:
       HandleApi(c, req);
       if (c->http != nullptr && c->http->waiting.valid()) return true;  // answered later
@@ -228,6 +239,8 @@ void Session::OnTick(net::Connection* nc, uint32_t now_ms) {
   auto* c = static_cast<Conn*>(nc);
   if (c->is_ws()) {
     TickWs(c, now_ms);
+  } else if (c->kind == kSse) {
+    TickSse(c, now_ms);
   } else {
     TickHttp(c, now_ms);
   }
@@ -240,6 +253,10 @@ void Session::OnClosed(net::Connection* nc) {
     c->rx.~Receiver();
     server_->RemoveSocket();
     shard_->metrics().ws_connections.Sub();
+  } else if (c->kind == kSse) {
+    CloseIm(c);
+    server_->RemoveSocket();
+    shard_->metrics().sse_streams.Sub();
   } else {
     if (c->http->waiting.valid()) hub_->CloseHttp(c->http->waiting);
     delete c->http;
@@ -247,22 +264,34 @@ void Session::OnClosed(net::Connection* nc) {
   delete c;
 }
 
-void Session::OnMessage(net::ShardMsg* msg) { hub_->OnMessage(msg); }
+void Session::OnMessage(net::ShardMsg* msg) {
+  if (msg->kind == kSsePostMsg) {
+    OnSsePost(msg);
+  } else {
+    hub_->OnMessage(msg);
+  }
+}
 
 void Session::OnLoopEnd() {
   hub_->OnLoopEnd();
+  // Ours after the hub's: a POST /send is answered after what its frame caused.
+  if (outbox_ && outbox_->pending() > 0) outbox_->Flush();
   auto& m = shard_->metrics();
   m.acks_pending.Set(hub_->pending_pushes());
   m.redeliveries_total.Set(hub_->redeliveries());
 }
 
-void Session::OnQuiesce() { hub_->Shutdown(); }
+void Session::OnQuiesce() {
+  hub_->Shutdown();
+  quiesced_ = true;
+  if (outbox_ && outbox_->pending() > 0) outbox_->Flush();
+}
 
 void Session::OnShutdown() {
   shard_->ForEach([&](net::Connection* nc) {
     auto* c = static_cast<Conn*>(nc);
-    if (c->is_ws()) {
-      CloseWs(c, ws::close_code::kGoingAway, "server shutting down");
+    if (c->is_ws() || c->kind == kSse) {
+      EndSession(c, ws::close_code::kGoingAway, "server shutting down");
     } else {
       shard_->CloseAfterFlush(c);
     }

@@ -1,8 +1,9 @@
-// The messaging protocol on /ws (PROTOCOL.md sections 2 to 7), connection
-// side: the hello (JWT HS256 or, under --auth none, a user name), the rate
-// limit, frame parsing, and handing each request to the shard's Hub in the
-// order the connection sent them. Replies and pushes come back through the
-// core::Sink methods at the end of this file.
+// The messaging protocol (PROTOCOL.md sections 2 to 7), connection side, for
+// /ws and (through sse_session.cc) SSE streams: the hello (JWT HS256 or,
+// under --auth none, a user name), the rate limit, frame parsing, and handing
+// each request to the shard's Hub in the order the connection sent them.
+// Replies and pushes come back through the core::Sink methods at the end of
+// this file, framed for the connection's transport.
 #include "base/clock.h"
 #include "base/log.h"
 #include "net/shard.h"
@@ -26,8 +27,20 @@ proto::FrameId IdOf(const proto::Command& cmd) {
 
 }  // namespace
 
-void Session::SendJson(Conn* c, const std::string& json) {
-  SendFrame(c, ws::kText, reinterpret_cast<const uint8_t*>(json.data()), json.size());
+void Session::SendJson(Conn* c, std::string_view json) {
+  if (c->kind == kSse) {
+    SseWrite(c, json.data(), json.size());
+  } else {
+    SendFrame(c, ws::kText, reinterpret_cast<const uint8_t*>(json.data()), json.size());
+  }
+}
+
+void Session::EndSession(Conn* c, uint16_t code, const char* reason) {
+  if (c->kind == kSse) {
+    CloseSse(c, code, reason);
+  } else {
+    CloseWs(c, code, reason);
+  }
 }
 
 // A text or binary message on /ws. Returns false when the connection closes.
@@ -49,11 +62,7 @@ bool Session::OnImMessage(Conn* c, uint8_t opcode, uint8_t* data, size_t len) {
     proto::Command dropped;
     size_t cap = shard_->ReadableFrom(data);
     parser_->Parse(reinterpret_cast<const char*>(data), len, cap >= len ? cap : len, &dropped);
-    shard_->metrics().rate_limited_total.Add();
-    scratch_.clear();
-    proto::AppendRateLimited(&scratch_, dropped.has_id ? IdOf(dropped) : std::nullopt,
-                             d.retry_ms);
-    SendJson(c, scratch_);
+    SendRateLimited(c, dropped, d.retry_ms);
     return true;
   }
   proto::Command cmd;
@@ -71,37 +80,54 @@ bool Session::OnImMessage(Conn* c, uint8_t opcode, uint8_t* data, size_t len) {
     }
     return OnHello(c, cmd);
   }
+  OnFrame(c, st, cmd);
+  return !c->draining();
+}
+
+void Session::SendRateLimited(Conn* c, const proto::Command& dropped, uint32_t retry_ms) {
+  shard_->metrics().rate_limited_total.Add();
+  scratch_.clear();
+  proto::AppendRateLimited(&scratch_, dropped.has_id ? IdOf(dropped) : std::nullopt, retry_ms);
+  SendJson(c, scratch_);
+}
+
+void Session::OnFrame(Conn* c, const proto::ParseStatus& st, const proto::Command& cmd) {
   if (!st.ok()) {
     scratch_.clear();
     proto::AppendError(&scratch_, cmd.has_id ? IdOf(cmd) : std::nullopt, st.code, st.msg);
     SendJson(c, scratch_);
-    return true;
+    return;
   }
   OnCommand(c, cmd);
-  return !c->draining();
+}
+
+proto::ParseStatus Session::Authenticate(const proto::HelloArgs& hello, std::string* user) {
+  bool jwt = cfg_.auth == AuthMode::kJwt;
+  proto::ParseStatus st =
+      proto::CheckHello(hello, jwt ? proto::HelloAuth::kToken : proto::HelloAuth::kUserName);
+  if (!st.ok()) return st;
+  if (!jwt) {
+    user->assign(hello.user_value);
+    return st;
+  }
+  auth::Claims claims;
+  auth::JwtError err =
+      auth::VerifyHs256(hello.token_value, cfg_.jwt_secret, int64_t(WallMs() / 1000), &claims);
+  if (err != auth::JwtError::kOk) {
+    LL_DEBUG("shard %d: hello refused: %s", shard_->id(),
+             std::string(auth::JwtErrorName(err)).c_str());
+    return {ErrorCode::kUnauthorized, "invalid token"};
+  }
+  if (!proto::IsValidId(claims.sub)) {
+    return {ErrorCode::kUnauthorized, "the token's sub is not a valid user id"};
+  }
+  user->assign(claims.sub);
+  return st;
 }
 
 bool Session::OnHello(Conn* c, const proto::Command& cmd) {
-  bool jwt = cfg_.auth == AuthMode::kJwt;
-  proto::ParseStatus st =
-      proto::CheckHello(cmd.hello, jwt ? proto::HelloAuth::kToken : proto::HelloAuth::kUserName);
   std::string user;
-  if (st.ok() && jwt) {
-    auth::Claims claims;
-    auth::JwtError err = auth::VerifyHs256(cmd.hello.token_value, cfg_.jwt_secret,
-                                           int64_t(WallMs() / 1000), &claims);
-    if (err != auth::JwtError::kOk) {
-      st = {ErrorCode::kUnauthorized, "invalid token"};
-      LL_DEBUG("shard %d: hello refused: %s", shard_->id(),
-               std::string(auth::JwtErrorName(err)).c_str());
-    } else if (!proto::IsValidId(claims.sub)) {
-      st = {ErrorCode::kUnauthorized, "the token's sub is not a valid user id"};
-    } else {
-      user = claims.sub;
-    }
-  } else if (st.ok()) {
-    user.assign(cmd.hello.user_value);
-  }
+  proto::ParseStatus st = Authenticate(cmd.hello, &user);
   if (!st.ok()) {
     scratch_.clear();
     proto::AppendError(&scratch_, IdOf(cmd), st.code, st.msg);
@@ -204,6 +230,7 @@ void Session::OnCommand(Conn* c, const proto::Command& cmd) {
 void Session::CloseIm(Conn* c) {
   if (c->im == nullptr) return;
   if (c->im->session != nullptr) {
+    if (c->kind == kSse) sse_.erase(c->im->session->id);
     hub_->CloseSession(c->im->session);
     shard_->metrics().sessions.Sub();
   }
@@ -216,7 +243,7 @@ void Session::CloseIm(Conn* c) {
 void Session::Write(void* conn, std::string_view json) {
   auto* c = static_cast<Conn*>(conn);
   if (c->closed() || (c->user_flags & kCloseSent)) return;
-  SendFrame(c, ws::kText, reinterpret_cast<const uint8_t*>(json.data()), json.size());
+  SendJson(c, json);
 }
 
 void Session::WriteShared(void* conn, net::SharedBuf* json) {
@@ -224,15 +251,19 @@ void Session::WriteShared(void* conn, net::SharedBuf* json) {
   if (c->closed() || (c->user_flags & kCloseSent)) return;
   // A slow consumer loses nothing: the client syncs when it is back.
   if (!OutbufOk(c)) return;
+  shard_->metrics().deliveries_total.Add();
+  if (c->kind == kSse) {
+    SseWriteShared(c, json);
+    return;
+  }
   uint8_t hdr[ws::kMaxHeaderSize];
   size_t hl = ws::WriteHeader(hdr, ws::kText, true, json->len, nullptr);
   shard_->SendShared(c, hdr, hl, json);
   shard_->metrics().ws_frames_out_total.Add();
-  shard_->metrics().deliveries_total.Add();
 }
 
 void Session::Close(void* conn, uint16_t code, const char* reason) {
-  CloseWs(static_cast<Conn*>(conn), code, reason);
+  EndSession(static_cast<Conn*>(conn), code, reason);
 }
 
 }  // namespace longlink::server

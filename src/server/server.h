@@ -31,6 +31,9 @@ class Server {
 
   const Config& config() const { return cfg_; }
   int shard_count() const { return int(shards_.size()); }
+  // Shard `i` (< shard_count()); any thread once Start() returned, for
+  // posting to its mailbox.
+  net::Shard* shard(int i) const { return shards_[size_t(i)].get(); }
   int port() const { return port_; }
   bool ready() const;  // every shard listening (any thread)
   std::vector<const ops::ShardMetrics*> metrics() const;

@@ -1,13 +1,16 @@
 // Session: the protocol layer of one shard (net::ShardHandler). It turns
 // bytes into HTTP requests and WebSocket messages and answers them: the
-// health, readiness and metrics endpoints, the WebSocket handshake, and
-// /echo. Runs on its shard's thread only.
+// health, readiness and metrics endpoints, the WebSocket handshake, /echo,
+// the messaging protocol on /ws and on the SSE fallback (/sse + /send), and
+// the HTTP API. Runs on its shard's thread only.
 #pragma once
 
 #include <cstdint>
-#include <string>
-
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "net/shard.h"
 #include "http/request_parser.h"
@@ -48,6 +51,9 @@ class Session : public net::ShardHandler, public core::Sink {
   void SendFrame(Conn* c, uint8_t opcode, const uint8_t* data, size_t len);
   // Queues a close frame after what is pending and closes once it is written.
   void CloseWs(Conn* c, uint16_t code, const char* reason);
+  // Ends a messaging connection with `code`: a close frame on /ws, a close
+  // event on an SSE stream (sse_session.cc), after what is pending.
+  void EndSession(Conn* c, uint16_t code, const char* reason);
 
  private:
   friend struct WsHandler;
@@ -69,9 +75,35 @@ class Session : public net::ShardHandler, public core::Sink {
   // im_session.cc: the messaging protocol on /ws.
   bool OnImMessage(Conn* c, uint8_t opcode, uint8_t* data, size_t len);
   bool OnHello(Conn* c, const proto::Command& cmd);
+  // Judges a hello's members and verifies its token; kOk with *user set, or
+  // the error to answer (section 2).
+  proto::ParseStatus Authenticate(const proto::HelloArgs& hello, std::string* user);
+  // A parsed frame of a session that said hello (/ws or SSE): its error, or
+  // the command.
+  void OnFrame(Conn* c, const proto::ParseStatus& st, const proto::Command& cmd);
+  void SendRateLimited(Conn* c, const proto::Command& dropped, uint32_t retry_ms);
   void OnCommand(Conn* c, const proto::Command& cmd);
-  void SendJson(Conn* c, const std::string& json);
+  // One server frame to a messaging connection (/ws text frame or SSE event).
+  void SendJson(Conn* c, std::string_view json);
   void CloseIm(Conn* c);
+  // sse_session.cc: the SSE fallback (PROTOCOL.md section 1.2).
+  // GET /sse: answers the hello's error, or turns `c` into an event stream
+  // holding a new session (true).
+  bool OpenSse(Conn* c, const http::Request& req);
+  // POST /send: answered now when the session lives on this shard, else
+  // forwarded to its shard (c->http->waiting is then set).
+  void OnSendPost(Conn* c, const http::Request& req);
+  // Hands one POSTed frame to the SSE session `id` of this shard; returns the
+  // status for the POST (202, 404 unknown session, 400 not a JSON object).
+  // `cap` as for proto::CommandParser::Parse.
+  int PostFrame(std::string_view id, const char* data, size_t len, size_t cap);
+  void OnSsePost(net::ShardMsg* msg);
+  // Posts `msg` to shard `shard`, batched per loop turn (flushed in OnLoopEnd).
+  void Forward(int shard, net::ShardMsg* msg);
+  void SseWrite(Conn* c, const char* json, size_t len);
+  void SseWriteShared(Conn* c, net::SharedBuf* json);
+  void CloseSse(Conn* c, uint16_t code, const char* reason);
+  void TickSse(Conn* c, uint32_t now_ms);
   // api.cc: the HTTP API (PROTOCOL.md section 9).
   void HandleApi(Conn* c, const http::Request& req);
   void ApiError(Conn* c, const http::Request& req, int status, const char* code, const char* msg,
@@ -87,6 +119,15 @@ class Session : public net::ShardHandler, public core::Sink {
   core::Hub* hub_ = nullptr;
   std::unique_ptr<proto::CommandParser> parser_;
   core::RateLimiter limiter_;
+  // SSE streams of this shard by session id (the welcome's `session`).
+  std::unordered_map<std::string, Conn*, core::StringHash, std::equal_to<>> sse_;
+  // Messages of ours to other shards (forwarded POST /send frames and their
+  // answers); created on first use, flushed after the hub's outbox.
+  std::unique_ptr<net::Outbox<net::ShardMsg>> outbox_;
+  bool quiesced_ = false;  // OnQuiesce ran: no loop end will flush outbox_ any more
 };
+
+// Shard message kinds of the protocol layer, apart from core::MsgKind's.
+inline constexpr int kSsePostMsg = 1000;
 
 }  // namespace longlink::server

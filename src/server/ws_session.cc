@@ -52,17 +52,17 @@ struct WsHandler {
   bool CheckOutbuf() { return s->OutbufOk(c); }
 };
 
-// Slow consumer: more unsent bytes than --max-outbuf when a new frame is
-// due. (Checked before queueing, so one message as large as --max-message
-// may be queued on a connection that was keeping up.) Stop producing for it,
-// queue a 4008 close after what is pending, drop it once written or after
-// the shard's drain deadline (10 s).
+// Slow consumer (a WebSocket or an SSE stream): more unsent bytes than
+// --max-outbuf when a new frame is due. (Checked before queueing, so one
+// message as large as --max-message may be queued on a connection that was
+// keeping up.) Stop producing for it, queue a 4008 close after what is
+// pending, drop it once written or after the shard's drain deadline (10 s).
 bool Session::OutbufOk(Conn* c) {
   if (c->pending_bytes() <= cfg_.max_outbuf) return true;
   shard_->metrics().slow_consumer_closes_total.Add();
   LL_DEBUG("shard %d: slow consumer (%zu bytes unsent), closing with 4008", shard_->id(),
            c->pending_bytes());
-  CloseWs(c, ws::close_code::kSlowConsumer, "slow consumer");
+  EndSession(c, ws::close_code::kSlowConsumer, "slow consumer");
   return false;
 }
 
