@@ -93,7 +93,7 @@ ParseOutcome ParseFlags(int argc, char** argv, server::Config* cfg) {
   std::string listen = cfg->listen, threads, storage = "disk", fsync = "always", fsync_ms,
               auth = "jwt", jwt_file, api_file, max_body, max_message, max_outbuf, rate,
               max_conns, receipt_limit, hello_timeout, heartbeat, ack_timeout, retention,
-              segment_size, log_level = "info", request_timeout, keepalive_timeout, max_header;
+              segment_size, partitions, log_level = "info", request_timeout, keepalive_timeout, max_header;
   bool echo = false, web = false;
   app.add_flag("--version", version, "Print the version and exit");
   app.add_option("--listen", listen, "HOST:PORT of every shard's listening socket [127.0.0.1:8080]");
@@ -118,6 +118,8 @@ ParseOutcome ParseFlags(int argc, char** argv, server::Config* cfg) {
   app.add_option("--ack-timeout", ack_timeout, "Seconds before an unacked push is resent [10]");
   app.add_option("--retention", retention, "Drop log segments older than this: N{s,m,h,d} [forever]");
   app.add_option("--segment-size", segment_size, "Log segment size, B [64MiB]");
+  app.add_option("--partitions", partitions,
+                 "Log partitions of a new --data-dir (fixed once created) [max(8, threads)]");
   app.add_option("--log-level", log_level, "debug|info|warn|error [info]");
   app.add_option("--request-timeout", request_timeout, "Seconds for an HTTP request to arrive whole; then 408 [10]");
   app.add_option("--keepalive-timeout", keepalive_timeout, "Seconds an idle keep-alive HTTP connection is kept [60]");
@@ -186,6 +188,7 @@ ParseOutcome ParseFlags(int argc, char** argv, server::Config* cfg) {
       cfg->retention_s = *d;
     }
     if (!segment_size.empty()) cfg->segment_size = Bytes("--segment-size", segment_size, 4096);
+    if (!partitions.empty()) cfg->partitions = uint32_t(Uint("--partitions", partitions, 1, 1000));
     if (!request_timeout.empty()) cfg->request_timeout_s = Seconds("--request-timeout", request_timeout);
     if (!keepalive_timeout.empty()) {
       cfg->keepalive_timeout_s = Seconds("--keepalive-timeout", keepalive_timeout);

@@ -49,10 +49,25 @@ struct ConvState {
   bool group = false;
   bool exists = false;  // groups: created and not deleted (a direct one: has messages)
   bool open = false;
-  uint64_t last_seq = 0;
+  uint32_t partition = 0;   // storage::PartitionOf(id): decides the owner shard
+  uint64_t last_seq = 0;    // the last seq assigned
+  uint64_t durable_seq = 0; // seqs up to here are stored: pulls, sync and cursors stop here
   std::unordered_set<std::string> members;              // groups
   std::unordered_map<std::string, Cursor> cursors;      // DeviceKey(user, device)
   std::deque<StoredMsg> msgs;                           // MemoryEngine's copy
+  // DiskEngine's index into the log (positions are stored +1; 0: none).
+  uint64_t first_seq = 1;    // older messages were dropped by retention
+  uint64_t tail_pos = 0;     // the newest appended message
+  uint64_t durable_pos = 0;  // the newest durable message
+  std::vector<std::pair<uint64_t, uint64_t>> index;  // (seq, position) of every 64th seq
+  bool registered = false;   // listed in the engine's partition table
+};
+
+// A change of a group for the log: its whole state (create, delete), or
+// members added and removed (join, leave, members update).
+struct GroupChange {
+  bool full = false;
+  std::vector<std::string> add, remove;
 };
 
 class EngineListener {
@@ -60,36 +75,54 @@ class EngineListener {
   virtual ~EngineListener() = default;
   // `op`'s message is durable (ok) or could not be stored (!ok).
   virtual void OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) = 0;
+  // `op`'s group change is durable (ok) or could not be stored (!ok).
+  virtual void OnStateDurable(Op* op, bool ok) = 0;
 };
 
 class Engine {
  public:
   virtual ~Engine() = default;
+  void SetListener(EngineListener* l) { listener_ = l; }
   // Appends `m` (taking its frame reference) to c's log, and calls
-  // listener->OnDurable once it is durable under the --fsync policy, maybe
-  // before returning.
-  virtual void Append(ConvState* c, Op* op, StoredMsg m, EngineListener* listener) = 0;
-  // The stored messages with lo <= seq <= hi, ascending, at most `limit`.
-  // `from_top`: the highest `limit` of them instead of the lowest.
+  // OnDurable once it is durable under the --fsync policy, maybe before
+  // returning. Messages of one conversation become durable in seq order.
+  virtual void Append(ConvState* c, Op* op, StoredMsg m) = 0;
+  // The stored messages with lo <= seq <= hi (hi <= c->durable_seq),
+  // ascending, at most `limit`. `from_top`: the highest `limit` of them
+  // instead of the lowest. The caller owns one reference to each frame.
   virtual void Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
-                    std::vector<const StoredMsg*>* out) const = 0;
+                    std::vector<StoredMsg>* out) = 0;
   // The oldest seq still kept (1 when nothing was dropped).
   virtual uint64_t FirstSeq(const ConvState* c) const = 0;
-  // State changes that must survive a restart. The memory engine keeps
-  // nothing; a durable one logs them.
-  virtual void CursorMoved(const ConvState* c, const std::string& key, const Cursor& cur) = 0;
-  virtual void GroupChanged(const ConvState* c) = 0;
+  // A cursor moved: written under the --fsync policy, nobody waits for it
+  // (after a crash a cursor may be behind, never ahead).
+  virtual void CursorMoved(ConvState* c, const std::string& key, const Cursor& cur) = 0;
+  // A group changed; OnStateDurable(op) once durable (op may be null: no
+  // one waits).
+  virtual void GroupChanged(ConvState* c, const GroupChange& ch, Op* op) = 0;
+  // A conversation rebuilt by recovery, handed over before the shard starts.
+  virtual void Adopted(ConvState*) {}
+  // Once per loop turn, before the shard's outbox is flushed: write what
+  // was appended during the turn.
+  virtual void Flush() {}
+  // The shard stops: write and sync everything.
+  virtual void Shutdown() {}
+
+ protected:
+  EngineListener* listener_ = nullptr;
 };
 
 class MemoryEngine : public Engine {
  public:
   ~MemoryEngine() override;
-  void Append(ConvState* c, Op* op, StoredMsg m, EngineListener* listener) override;
+  void Append(ConvState* c, Op* op, StoredMsg m) override;
   void Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
-            std::vector<const StoredMsg*>* out) const override;
+            std::vector<StoredMsg>* out) override;
   uint64_t FirstSeq(const ConvState*) const override { return 1; }
-  void CursorMoved(const ConvState*, const std::string&, const Cursor&) override {}
-  void GroupChanged(const ConvState*) override {}
+  void CursorMoved(ConvState*, const std::string&, const Cursor&) override {}
+  void GroupChanged(ConvState*, const GroupChange&, Op* op) override {
+    if (op != nullptr) listener_->OnStateDurable(op, true);
+  }
 };
 
 }  // namespace longlink::core

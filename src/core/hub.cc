@@ -3,6 +3,8 @@
 // hub_conn.cc (C), hub_user.cc (U) and hub_conv.cc (A).
 #include "core/hub.h"
 
+#include <algorithm>
+
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -11,14 +13,16 @@
 
 namespace longlink::core {
 
-Hub::Hub(net::Shard* shard, int nshards, const Options& opts, Sink* sink)
+Hub::Hub(net::Shard* shard, int nshards, const Options& opts, Sink* sink,
+         std::unique_ptr<Engine> engine)
     : shard_(shard),
       id_(shard->id()),
       n_(nshards),
       opts_(opts),
       sink_(sink),
-      engine_(std::make_unique<MemoryEngine>()),
+      engine_(engine ? std::move(engine) : std::make_unique<MemoryEngine>()),
       wheel_(100, MonoMs()) {
+  engine_->SetListener(this);
   uv_timer_init(shard_->loop(), &timer_);
   timer_.data = this;
 }
@@ -49,7 +53,31 @@ void Hub::Post(int shard, net::ShardMsg* msg) {
   }
 }
 
+void Hub::Adopt(Recovered&& r) {
+  for (auto& c : r.convs) {
+    engine_->Adopted(c.get());
+    std::string id = c->id;
+    convs_[id] = std::move(c);
+  }
+  // Oldest first, so that the expiry order holds.
+  std::sort(r.dedup.begin(), r.dedup.end(),
+            [](const DedupSeed& a, const DedupSeed& b) { return a.ts < b.ts; });
+  for (DedupSeed& d : r.dedup) {
+    UserState& u = users_[d.user];
+    if (!u.dedup) u.dedup = std::make_unique<Dedup>();
+    auto [it, fresh] = u.dedup->entries.try_emplace(d.cmid);
+    if (!fresh) continue;
+    it->second.done = true;
+    it->second.conv = std::move(d.conv);
+    it->second.seq = d.seq;
+    it->second.ts = d.ts;
+    u.dedup->order.emplace_back(d.ts, std::move(d.cmid));
+  }
+  for (auto& [user, conv] : r.conv_index) users_[user].convs.insert(std::move(conv));
+}
+
 void Hub::OnLoopEnd() {
+  engine_->Flush();
   if (outbox_ && outbox_->pending() > 0) outbox_->Flush();
 }
 
@@ -58,6 +86,7 @@ void Hub::Shutdown() {
   stopped_ = true;
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  engine_->Shutdown();
   OnLoopEnd();
 }
 

@@ -37,6 +37,7 @@
 #include "core/ops.h"
 #include "core/timer_wheel.h"
 #include "core/types.h"
+#include "storage/record_format.h"
 
 namespace longlink::core {
 
@@ -46,6 +47,20 @@ struct Options {
   uint64_t heartbeat_ms = 25000;
   uint64_t max_body = 64 * 1024;
   size_t max_pending_pushes = 10000;  // per session, for redelivery
+  uint32_t partitions = 8;            // of the log; a conversation's owner is its partition's
+};
+
+// What recovery (core/disk_engine.h) found for one shard: the conversations
+// it owns, and the cmids and conversation lists of the users it owns.
+struct DedupSeed {
+  std::string user, cmid, conv;
+  uint64_t seq = 0;
+  int64_t ts = 0;
+};
+struct Recovered {
+  std::vector<std::unique_ptr<ConvState>> convs;
+  std::vector<DedupSeed> dedup;
+  std::vector<std::pair<std::string, std::string>> conv_index;  // (user, conv)
 };
 
 // How the hub writes to connections; implemented by the protocol layer.
@@ -86,13 +101,17 @@ struct PresenceEntry {
 
 class Hub : public EngineListener {
  public:
-  Hub(net::Shard* shard, int nshards, const Options& opts, Sink* sink);
+  // `engine`: null for a MemoryEngine.
+  Hub(net::Shard* shard, int nshards, const Options& opts, Sink* sink,
+      std::unique_ptr<Engine> engine = nullptr);
   ~Hub() override;
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
   // Before the shards start: every hub, indexed by shard id.
   void Connect(const std::vector<Hub*>& hubs);
+  // Before the shards start: state recovered from the log.
+  void Adopt(Recovered&& r);
 
   // --- C side: called by the protocol layer of this shard.
   // The welcome is sent by the user's owner once every shard's replica has
@@ -120,6 +139,7 @@ class Hub : public EngineListener {
 
   // EngineListener (A side).
   void OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) override;
+  void OnStateDurable(Op* op, bool ok) override;
 
   int shard_id() const { return id_; }
   uint64_t pending_pushes() const { return wheel_.size(); }
@@ -128,7 +148,9 @@ class Hub : public EngineListener {
  private:
   // Routing.
   int UserOwner(std::string_view user) const { return int(StableHash(user) % uint64_t(n_)); }
-  int ConvOwner(std::string_view conv) const { return int(StableHash(conv) % uint64_t(n_)); }
+  int ConvOwner(std::string_view conv) const {
+    return int(storage::PartitionOf(conv.data(), conv.size(), opts_.partitions) % uint32_t(n_));
+  }
   void Post(int shard, net::ShardMsg* msg);
   void Dispatch(net::ShardMsg* msg);
   void SendReply(const Origin& o, std::string bytes, int status = 200, uint64_t created_us = 0);
@@ -198,8 +220,9 @@ class Hub : public EngineListener {
   void DoSend(Op* op);
   void DoCursor(Op* op);
   void DoPull(Op* op);
-  void DoJoinLeave(Op* op);
-  void DoGroupAdmin(Op* op);
+  // These two return true when they keep `op` (answered once durable).
+  bool DoJoinLeave(Op* op);
+  bool DoGroupAdmin(Op* op);
   // Membership check for a client op; answers the error and returns null.
   ConvState* Authorize(Op* op, bool create_direct);
   ConvState* FindConv(const std::string& id);

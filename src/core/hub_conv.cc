@@ -64,6 +64,7 @@ ConvState& Hub::GetConv(const std::string& id) {
     p = std::make_unique<ConvState>();
     p->id = id;
     p->group = id.size() > 2 && id[0] == 'g';
+    p->partition = storage::PartitionOf(id.data(), id.size(), opts_.partitions);
   }
   return *p;
 }
@@ -93,13 +94,13 @@ void Hub::OnConvOp(Op* op) {
       break;
     case OpType::kJoin:
     case OpType::kLeave:
-      DoJoinLeave(op);
+      if (DoJoinLeave(op)) return;  // answered once durable
       break;
     case OpType::kGroupCreate:
     case OpType::kGroupMembers:
     case OpType::kGroupGet:
     case OpType::kGroupDelete:
-      DoGroupAdmin(op);
+      if (DoGroupAdmin(op)) return;
       break;
     case OpType::kSync:
       break;  // handled by the user's owner
@@ -181,7 +182,7 @@ void Hub::DoSend(Op* op) {
   sm.seq = m.seq;
   sm.ts = op->ts;
   sm.frame = MakeFrame(scratch_);
-  engine_->Append(c, op, sm, this);
+  engine_->Append(c, op, sm);
 }
 
 void Hub::OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) {
@@ -199,12 +200,26 @@ void Hub::OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) {
     delete op;
     return;
   }
+  if (m.seq > c->durable_seq) c->durable_seq = m.seq;
   SendAck(op, c->id, m.seq, m.ts, false, op->created_us);
   if (!c->group && m.seq == 1) {
     ForEachMember(c, [&](std::string_view u) { IndexConv(std::string(u), c->id, true); });
   }
   FanOut(c, m.frame, op->origin.http ? nullptr : &op->origin.conn, &c->id, m.seq,
          op->created_us);
+  delete op;
+}
+
+void Hub::OnStateDurable(Op* op, bool ok) {
+  if (ok) {
+    if (op->type == OpType::kJoin || op->type == OpType::kLeave) {
+      SendOk(op->origin);
+    } else {
+      SendReply(op->origin, std::move(op->reply));
+    }
+  } else if (!SilentWithoutId(op)) {
+    SendError(op->origin, int(ErrorCode::kInternal), "the change could not be stored");
+  }
   delete op;
 }
 
@@ -235,7 +250,9 @@ void Hub::FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* excep
 }
 
 void Hub::MoveCursor(ConvState* c, Op* op, bool recv, uint64_t seq) {
-  if (seq > c->last_seq) seq = c->last_seq;  // above the last counts as the last
+  // Above the last counts as the last (the last stored: a cursor is never
+  // ahead of what survives a crash).
+  if (seq > c->durable_seq) seq = c->durable_seq;
   Cursor& cur = c->cursors[DeviceKey(op->user, op->device)];
   uint64_t& field = recv ? cur.recv : cur.read;
   if (seq <= field) return;  // cursors only move forward
@@ -270,25 +287,27 @@ void Hub::BuildPage(std::string* out, const Origin& o, ConvState* c, const Op* o
   proto::BeginPage(out, o.http || !o.has_id ? std::nullopt : proto::FrameId(o.id), op->conv);
   bool more = false;
   std::optional<uint64_t> first;
-  if (c != nullptr && c->last_seq > 0) {
-    std::vector<const StoredMsg*> items;
+  if (c != nullptr && c->durable_seq > 0) {
+    const uint64_t last = c->durable_seq;
+    std::vector<StoredMsg> items;
     uint64_t kept = engine_->FirstSeq(c);
     if (op->has_before) {
-      uint64_t hi = op->before == 0 ? 0 : std::min(op->before - 1, c->last_seq);
+      uint64_t hi = op->before == 0 ? 0 : std::min(op->before - 1, last);
       if (hi >= kept) engine_->Read(c, kept, hi, op->limit, true, &items);
-      more = !items.empty() && items.front()->seq > kept;
-      if (kept > 1 && (items.empty() || items.front()->seq == kept)) first = kept;
+      more = !items.empty() && items.front().seq > kept;
+      if (kept > 1 && (items.empty() || items.front().seq == kept)) first = kept;
     } else {
       uint64_t lo = std::max(op->after + 1, kept);
-      if (op->after < UINT64_MAX) engine_->Read(c, lo, c->last_seq, op->limit, false, &items);
-      more = !items.empty() ? items.back()->seq < c->last_seq : lo <= c->last_seq;
+      if (op->after < UINT64_MAX) engine_->Read(c, lo, last, op->limit, false, &items);
+      more = !items.empty() ? items.back().seq < last : lo <= last;
       if (kept > 1 && op->after + 1 < kept) first = kept;
     }
-    for (const StoredMsg* m : items) {
+    for (const StoredMsg& m : items) {
       if (out->back() != '[') out->push_back(',');
       out->push_back('{');
-      out->append(reinterpret_cast<const char*>(m->frame->data) + kMsgPrefix,
-                  m->frame->len - kMsgPrefix);
+      out->append(reinterpret_cast<const char*>(m.frame->data) + kMsgPrefix,
+                  m.frame->len - kMsgPrefix);
+      m.frame->Unref();
     }
   }
   proto::EndPage(out, more, first);
@@ -323,53 +342,59 @@ void Hub::DoPull(Op* op) {
   SendReply(op->origin, std::move(out));
 }
 
-void Hub::DoJoinLeave(Op* op) {
+bool Hub::DoJoinLeave(Op* op) {
   proto::ConvId id;
   if (!proto::ParseConv(op->conv, &id) || id.kind != proto::ConvKind::kGroup) {
     if (!SilentWithoutId(op)) SendError(op->origin, int(ErrorCode::kBadRequest), "not a group");
-    return;
+    return false;
   }
   ConvState* c = FindConv(op->conv);
   if (c == nullptr || !c->exists) {
     if (!SilentWithoutId(op)) SendError(op->origin, int(ErrorCode::kNotFound), "no such group");
-    return;
+    return false;
   }
   bool member = c->members.count(op->user) > 0;
+  GroupChange ch;
   if (op->type == OpType::kJoin && !member) {
     if (!c->open) {
       if (!SilentWithoutId(op)) {
         SendError(op->origin, int(ErrorCode::kForbidden), "the group is not open");
       }
-      return;
+      return false;
     }
     c->members.insert(op->user);
     IndexConv(op->user, c->id, true);
-    engine_->GroupChanged(c);
+    ch.add.push_back(op->user);
   } else if (op->type == OpType::kLeave && member) {
     c->members.erase(op->user);
     IndexConv(op->user, c->id, false);
-    engine_->GroupChanged(c);
+    ch.remove.push_back(op->user);
+  } else {
+    SendOk(op->origin);  // nothing changes
+    return false;
   }
-  SendOk(op->origin);
+  engine_->GroupChanged(c, ch, op);  // answered once durable
+  return true;
 }
 
-void Hub::DoGroupAdmin(Op* op) {
+bool Hub::DoGroupAdmin(Op* op) {
   ConvState& c = GetConv(op->conv);
   std::string_view name = std::string_view(op->conv).substr(2);
   std::string out;
+  GroupChange ch;
   switch (op->type) {
     case OpType::kGroupCreate:
       if (c.exists) {
         // 409 with code bad_request (PROTOCOL.md section 9).
         SendError(op->origin, int(ErrorCode::kBadRequest), "group exists", 409);
-        return;
+        return false;
       }
       c.exists = true;
       c.open = op->open;
       for (const std::string& u : op->add) {
         if (c.members.insert(u).second) IndexConv(u, c.id, true);
       }
-      engine_->GroupChanged(&c);
+      ch.full = true;
       out = "{\"group\":";
       proto::AppendJsonString(&out, name);
       out += ",\"members\":";
@@ -381,16 +406,21 @@ void Hub::DoGroupAdmin(Op* op) {
     case OpType::kGroupDelete:
       if (!c.exists) {
         SendError(op->origin, int(ErrorCode::kNotFound), "no such group");
-        return;
+        return false;
       }
       if (op->type == OpType::kGroupMembers) {
         for (const std::string& u : op->add) {
-          if (c.members.insert(u).second) IndexConv(u, c.id, true);
+          if (c.members.insert(u).second) {
+            IndexConv(u, c.id, true);
+            ch.add.push_back(u);
+          }
         }
         for (const std::string& u : op->remove) {
-          if (c.members.erase(u) > 0) IndexConv(u, c.id, false);
+          if (c.members.erase(u) > 0) {
+            IndexConv(u, c.id, false);
+            ch.remove.push_back(u);
+          }
         }
-        engine_->GroupChanged(&c);
         out = "{\"members\":";
         proto::AppendUint(&out, c.members.size());
         out += "}";
@@ -410,14 +440,20 @@ void Hub::DoGroupAdmin(Op* op) {
         c.members.clear();
         c.exists = false;  // history and last_seq stay: a new group continues the sequence
         c.open = false;
-        engine_->GroupChanged(&c);
+        ch.full = true;
         out = "{}";
       }
       break;
     default:
-      return;
+      return false;
   }
-  SendReply(op->origin, std::move(out));
+  if (op->type == OpType::kGroupGet) {
+    SendReply(op->origin, std::move(out));
+    return false;
+  }
+  op->reply = std::move(out);
+  engine_->GroupChanged(&c, ch, op);  // answered once durable
+  return true;
 }
 
 void Hub::OnSyncQuery(SyncQuery* q) {
@@ -429,12 +465,12 @@ void Hub::OnSyncQuery(SyncQuery* q) {
     ConvState* c = FindConv(conv);
     if (c == nullptr) continue;
     if (c->group && (!c->exists || c->members.count(q->user) == 0)) continue;
-    if (!c->group && c->last_seq == 0) continue;  // a direct one exists once it has a message
+    if (!c->group && c->durable_seq == 0) continue;  // a direct one exists once it has a message
     Cursor cur;
     auto it = c->cursors.find(key);
     if (it != c->cursors.end()) cur = it->second;
-    if (!q->all && c->last_seq <= cur.recv) continue;
-    part->entries.push_back(SyncEntry{conv, c->last_seq, cur.recv, cur.read});
+    if (!q->all && c->durable_seq <= cur.recv) continue;
+    part->entries.push_back(SyncEntry{conv, c->durable_seq, cur.recv, cur.read});
   }
   Post(q->reply_shard, part);
 }

@@ -4,13 +4,13 @@ namespace longlink::core {
 
 MemoryEngine::~MemoryEngine() = default;
 
-void MemoryEngine::Append(ConvState* c, Op* op, StoredMsg m, EngineListener* listener) {
+void MemoryEngine::Append(ConvState* c, Op* op, StoredMsg m) {
   c->msgs.push_back(m);
-  listener->OnDurable(c, op, c->msgs.back(), true);
+  listener_->OnDurable(c, op, c->msgs.back(), true);
 }
 
 void MemoryEngine::Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
-                        std::vector<const StoredMsg*>* out) const {
+                        std::vector<StoredMsg>* out) {
   // msgs holds seqs 1..last_seq in order (index = seq - 1).
   if (c->msgs.empty() || lo > hi) return;
   if (lo < 1) lo = 1;
@@ -24,7 +24,11 @@ void MemoryEngine::Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t lim
       hi = lo + limit - 1;
     }
   }
-  for (uint64_t s = lo; s <= hi; s++) out->push_back(&c->msgs[s - 1]);
+  for (uint64_t s = lo; s <= hi; s++) {
+    const StoredMsg& m = c->msgs[s - 1];
+    m.frame->Ref();
+    out->push_back(m);
+  }
 }
 
 }  // namespace longlink::core

@@ -69,6 +69,7 @@ struct Op : net::ShardMsg {
   std::vector<std::string> add, remove;
   bool open = false;
   // filled on the way
+  std::string reply;  // a group change's answer, sent once durable
   int64_t ts = 0;
   uint64_t created_us = 0;  // for the send->ack latency histogram
 };

@@ -70,6 +70,8 @@ void RenderPrometheus(const std::vector<const ShardMetrics*>& shards, std::strin
                   &ShardMetrics::send_to_ack);
   AppendHistogram(out, "send_to_delivery_seconds", "Latency from a send arriving to its push",
                   shards, &ShardMetrics::send_to_delivery);
+  AppendHistogram(out, "fsync_seconds", "Latency of one log fsync", shards,
+                  &ShardMetrics::fsync_latency);
   char line[160];
   std::snprintf(line, sizeof(line),
                 "# HELP longlink_shards Event-loop shards.\n# TYPE longlink_shards gauge\n"

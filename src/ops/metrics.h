@@ -70,9 +70,14 @@ class Histogram {
   X(sse_streams, gauge, "Open SSE event streams")                                  \
   X(sse_posts_total, counter, "POST /send requests received")                      \
   X(sse_posts_forwarded_total, counter, "POST /send frames for another shard")     \
-  X(redeliveries_total, gauge, "Pushes sent again for want of a recv")             \
+  X(redeliveries_total, counter, "Pushes sent again for want of a recv")             \
   X(acks_pending, gauge, "Pushes waiting for a recv")                              \
-  X(mailbox_depth, gauge, "Items waiting in the shard mailbox")
+  X(mailbox_depth, gauge, "Items waiting in the shard mailbox")                   \
+  X(log_bytes_total, counter, "Bytes written to the log")                         \
+  X(log_records_total, counter, "Records appended to the log")                    \
+  X(fsyncs_total, counter, "Log fsyncs (one covers every record before it)")      \
+  X(log_failed_partitions, gauge, "Log partitions failed by a write/fsync error") \
+  X(log_segments_deleted_total, counter, "Log segments dropped by --retention")
 
 struct ShardMetrics {
 #define LL_DECLARE(name, kind, help) Counter name;
@@ -80,6 +85,7 @@ struct ShardMetrics {
 #undef LL_DECLARE
   Histogram send_to_ack;       // send received -> ack written (this shard's sessions)
   Histogram send_to_delivery;  // send received -> push written (recipients on this shard)
+  Histogram fsync_latency;     // one log fsync (off the loop)
 };
 
 // Renders every shard's metrics plus process-wide lines in Prometheus text

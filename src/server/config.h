@@ -35,6 +35,7 @@ struct Config {
   uint64_t ack_timeout_s = 10;
   uint64_t retention_s = 0;  // 0: forever
   uint64_t segment_size = 64ull * 1024 * 1024;
+  uint32_t partitions = 0;  // of a new --data-dir; 0: max(8, threads)
   // Beyond PROTOCOL.md (HTTP hardening).
   uint64_t request_timeout_s = 10;    // an HTTP request must complete within this
   uint64_t keepalive_timeout_s = 60;  // idle keep-alive HTTP connections are closed

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "base/log.h"
+#include "core/disk_engine.h"
 #include "net/listener.h"
 #include "server/session.h"
 
@@ -22,6 +24,26 @@ Server::~Server() { Wait(); }
 Status Server::Start() {
   auto addr = net::ParseListenAddress(cfg_.listen);
   if (!addr.ok()) return Status::Invalid("--listen: " + addr.status().message());
+
+  // The log first: nothing listens until it is recovered (/readyz).
+  std::vector<core::Recovered> recovered(size_t(cfg_.threads));
+  uint32_t partitions = cfg_.partitions != 0 ? cfg_.partitions
+                                             : uint32_t(std::max(8, cfg_.threads));
+  if (cfg_.storage == StorageKind::kDisk) {
+    auto st = storage::Store::Open(storage::PosixEnv(), cfg_.data_dir, partitions,
+                                   cfg_.segment_size);
+    if (!st.ok()) return Status::Invalid("--data-dir: " + st.status().message());
+    store_ = std::move(st.value());
+    partitions = store_->partitions();
+    Status s = core::RecoverLog(store_.get(), cfg_.threads, &recovered);
+    if (!s.ok()) return Status::Invalid("--data-dir: recovery failed: " + s.message());
+    // fsyncs run on libuv's threadpool: room for every partition's at once.
+    if (std::getenv("UV_THREADPOOL_SIZE") == nullptr) {
+      std::string n = std::to_string(std::clamp<uint32_t>(partitions, 4, 64));
+      ::setenv("UV_THREADPOOL_SIZE", n.c_str(), 0);
+    }
+  }
+
   auto fds = net::OpenListeners(&addr.value(), cfg_.threads, 4096);
   if (!fds.ok()) return fds.status();
   port_ = addr->port;
@@ -40,10 +62,23 @@ Status Server::Start() {
   copts.receipt_group_limit = cfg_.receipt_group_limit;
   copts.heartbeat_ms = cfg_.heartbeat_s * 1000;
   copts.max_body = cfg_.max_body;
+  copts.partitions = partitions;
+  core::DiskOptions dopts;
+  dopts.fsync = cfg_.fsync == FsyncMode::kAlways     ? core::FsyncPolicy::kAlways
+                : cfg_.fsync == FsyncMode::kInterval ? core::FsyncPolicy::kInterval
+                                                     : core::FsyncPolicy::kNever;
+  dopts.fsync_ms = cfg_.fsync_ms;
+  dopts.retention_ms = cfg_.retention_s * 1000;
   std::vector<core::Hub*> hubs;
   for (int i = 0; i < cfg_.threads; i++) {
-    hubs_.push_back(
-        std::make_unique<core::Hub>(shards_[i].get(), cfg_.threads, copts, sessions_[i].get()));
+    std::unique_ptr<core::Engine> engine;
+    if (store_) {
+      engine = std::make_unique<core::DiskEngine>(shards_[i]->loop(), store_.get(), i,
+                                                  cfg_.threads, dopts, &shards_[i]->metrics());
+    }
+    hubs_.push_back(std::make_unique<core::Hub>(shards_[i].get(), cfg_.threads, copts,
+                                                sessions_[i].get(), std::move(engine)));
+    hubs_.back()->Adopt(std::move(recovered[size_t(i)]));
     sessions_[i]->SetHub(hubs_.back().get());
     hubs.push_back(hubs_.back().get());
   }

@@ -14,6 +14,7 @@
 #include "net/shard.h"
 #include "core/hub.h"
 #include "server/config.h"
+#include "storage/store.h"
 
 namespace longlink::server {
 
@@ -45,6 +46,7 @@ class Server {
 
  private:
   Config cfg_;
+  std::unique_ptr<storage::Store> store_;  // --storage disk; outlives the hubs
   std::vector<std::unique_ptr<net::Shard>> shards_;
   std::vector<std::unique_ptr<Session>> sessions_;
   std::vector<std::unique_ptr<core::Hub>> hubs_;  // destroyed before the shards

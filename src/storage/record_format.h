@@ -1,0 +1,96 @@
+// The on-disk format of the embedded log (DESIGN.md "Storage"), in the
+// manner of LevelDB's log_format.h. Everything a reader needs is here.
+//
+// Data directory (--data-dir):
+//
+//   LONGLINK            "longlink-log 1\npartitions <P>\n": written once, when
+//                       the directory is created (tmp file, fsync, rename,
+//                       fsync of the directory). P never changes afterwards.
+//   p000/ .. p<P-1>/    one directory per partition.
+//   pNNN/<20 digits>.log  a segment: the partition's records starting at that
+//                       position. A partition is one sequence of positions
+//                       (bytes) split over segments of about --segment-size;
+//                       a segment's file name is the position of its first
+//                       byte, so position = base + offset in the file. A
+//                       record never spans two segments.
+//
+// A conversation lives in partition PartitionOf(conv, P) (FNV-1a 64 of its
+// id, mod P: fixed forever, it is part of the format), and a partition is
+// written by shard (partition mod --threads), so any --threads finds its data.
+//
+// Record:
+//
+//   +---------+---------+------+-------------------+
+//   | crc: 4  | len: 4  | type | payload: len bytes |
+//   +---------+---------+------+-------------------+
+//
+//   crc   masked CRC32C (Castagnoli) of type and payload, little endian;
+//         masked as LevelDB does (rotate right 15, add 0xa282ead8) so that a
+//         CRC of data containing CRCs stays well distributed;
+//   len   payload length, little endian, at most kMaxPayload;
+//   type  one of RecordType below; 0 is never written, so a zero-filled
+//         tail is a corrupt record.
+//
+// Recovery reads every segment in order and stops at the first record that
+// is short (file ends inside it), too long, of an unknown type or whose CRC
+// does not match; it cuts the file there (ftruncate + fsync) and goes on
+// with the next segment. A record after a cut is never served.
+//
+// Payloads are built from varints (LEB128, at most 10 bytes) and strings
+// (varint length, then the bytes):
+//
+//   kMsg       varint seq, varint ts (ms since the epoch), varint prev
+//              (position+1 of the previous kMsg of the same conversation,
+//              0 for none: a backward chain that pulls walk), string conv,
+//              string from, string device, string cmid, string body (the raw
+//              JSON text of the message, never re-serialized).
+//   kCursor    string conv, string device key ("user/device"), varint recv,
+//              varint read: the cursors after a move (they only grow).
+//   kGroup     string conv, byte flags (1: exists, 2: open), varint n, n x
+//              string member: a group's whole state (create, delete).
+//   kMembers   string conv, varint n, n x string added, varint m, m x string
+//              removed (join, leave, POST /api/groups/<g>/members).
+//   kConvMeta  string conv, varint last_seq, varint first_seq: snapshot of
+//              what outlives dropped segments (written before retention
+//              deletes any).
+//   kDedup     string from, string cmid, string conv, varint seq, varint ts:
+//              snapshot of a cmid still in the 24 h window whose kMsg is in a
+//              segment about to be deleted.
+//
+// Snapshot records are ordinary records appended to the active segment, so
+// replaying every record in order always yields the latest state.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace longlink::storage {
+
+enum RecordType : uint8_t {
+  kZeroType = 0,  // never written
+  kMsg = 1,
+  kCursor = 2,
+  kGroup = 3,
+  kMembers = 4,
+  kConvMeta = 5,
+  kDedup = 6,
+};
+constexpr uint8_t kMaxRecordType = kDedup;
+
+constexpr size_t kHeaderSize = 4 + 4 + 1;
+constexpr uint32_t kMaxPayload = 64u << 20;  // 64 MiB: far above any --max-message body
+
+constexpr const char* kMetaFile = "LONGLINK";
+constexpr const char* kMetaMagic = "longlink-log 1";
+
+// FNV-1a 64, mod P. Part of the format: never change it.
+inline uint32_t PartitionOf(const char* id, size_t n, uint32_t partitions) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= static_cast<unsigned char>(id[i]);
+    h *= 1099511628211ull;
+  }
+  return uint32_t(h % partitions);
+}
+
+}  // namespace longlink::storage
