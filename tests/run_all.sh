@@ -59,7 +59,8 @@ for stage in "${stages[@]}"; do
     asan)
       mkdir -p build-asan
       if configure_build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLL_SANITIZE=address -DLL_BENCH=OFF; then
-        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        # The kill -9 loop runs 20 rounds in the release stage, 8 here.
+        LL_CRASH_ROUNDS=8 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
           run_ctest build-asan asan
       else
         failed=$((failed + 1)); summary+=("asan: build failed")
@@ -68,9 +69,9 @@ for stage in "${stages[@]}"; do
       # The cross-thread code: mailbox and shard tests, and the multi-shard
       # integration cases.
       mkdir -p build-tsan
-      if TARGETS="unit_net unit_core integration" configure_build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLL_SANITIZE=thread -DLL_BENCH=OFF; then
+      if TARGETS="unit_net unit_core unit_storage integration" configure_build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLL_SANITIZE=thread -DLL_BENCH=OFF; then
         TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
-          run_ctest build-tsan tsan -R "unit_net|unit_core|integration:(echo|lifecycle|limits|msg)"
+          run_ctest build-tsan tsan -R "unit_net|unit_core|unit_storage|integration:(echo|lifecycle|limits|msg|durability: a restart)"
       else
         failed=$((failed + 1)); summary+=("tsan: build failed")
       fi ;;

@@ -1,0 +1,376 @@
+// PROTOCOL.md section 8 against the real binary on the embedded log: every
+// acked message survives kill -9 at a random moment, byte for byte, with
+// sequences that continue without a gap or a repeat and cmids still
+// deduplicated; a restart with another --threads finds everything; group
+// changes, cursors and cmids survive; --storage memory writes nothing; an
+// unusable data directory is refused with one line.
+//
+// LL_CRASH_ROUNDS (default 20) sets the number of kill -9 rounds.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "support/im_client.h"
+#include "support/msg_checks.h"
+#include "support/msg_env.h"
+#include "support/server.h"
+
+namespace longlink::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class DataDir {
+ public:
+  DataDir() {
+    std::string t = (fs::temp_directory_path() / "ll-durable-XXXXXX").string();
+    root_ = ::mkdtemp(t.data()) != nullptr ? t : "";
+  }
+  ~DataDir() {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+  std::string path() const { return root_ + "/data"; }
+  const std::string& root() const { return root_; }
+
+ private:
+  std::string root_;
+};
+
+struct Acked {
+  std::string from, cmid, body;
+  uint64_t seq = 0;
+  int64_t ts = 0;
+};
+
+// Everything acknowledged so far, by conversation and seq.
+struct Ledger {
+  std::mutex mu;
+  std::map<std::string, std::map<uint64_t, Acked>> convs;
+  uint64_t count = 0;
+  void Add(const std::string& conv, Acked a) {
+    std::lock_guard<std::mutex> l(mu);
+    auto [it, fresh] = convs[conv].emplace(a.seq, a);
+    if (!fresh) {
+      // The same seq acked twice must be the same message (a dup ack).
+      CHECK_MESSAGE(it->second.cmid == a.cmid, "seq " << a.seq << " of " << conv
+                                                      << " acked for two cmids");
+    } else {
+      count++;
+    }
+  }
+};
+
+std::vector<std::string> Args(const Secrets& s, const DataDir& d, int threads,
+                              const char* fsync = "always") {
+  return MsgArgs(s, {"--storage", "disk", "--data-dir", d.path(), "--threads",
+                     std::to_string(threads), "--fsync", fsync, "--rate", "100000",
+                     "--segment-size", "256KiB"});
+}
+
+// Every message of `conv` through GET /api/history, paging with after.
+bool History(uint16_t port, const std::string& conv, std::vector<Json>* out, std::string* err) {
+  uint64_t after = 0;
+  for (int pages = 0; pages < 10000; pages++) {
+    ApiReply r = Api(port, "GET",
+                     "/api/history?conv=" + conv + "&after=" + std::to_string(after) +
+                         "&limit=1000");
+    if (r.status != 200) {
+      *err = "history " + conv + ": status " + std::to_string(r.status) + " " + r.resp.body;
+      return false;
+    }
+    const auto& items = r.json["msgs"].items();
+    for (const Json& m : items) out->push_back(m);
+    if (items.empty() || !r.json["more"].as_bool()) return true;
+    after = uint64_t(items.back().Int("seq"));
+  }
+  *err = "too many pages";
+  return false;
+}
+
+// Checks that the server has every acked message exactly as acked, and
+// that each conversation's seqs are 1..n without a gap. Returns conv -> n.
+std::map<std::string, uint64_t> Verify(uint16_t port, Ledger& ledger) {
+  std::map<std::string, uint64_t> last;
+  std::lock_guard<std::mutex> l(ledger.mu);
+  for (auto& [conv, acked] : ledger.convs) {
+    std::vector<Json> msgs;
+    std::string err;
+    REQUIRE_MESSAGE(History(port, conv, &msgs, &err), err);
+    INFO("conv " << conv);
+    for (size_t i = 0; i < msgs.size(); i++) {
+      REQUIRE_MESSAGE(uint64_t(msgs[i].Int("seq")) == i + 1, "gap or repeat at index " << i);
+    }
+    last[conv] = msgs.size();
+    REQUIRE(msgs.size() >= acked.rbegin()->first);
+    for (auto& [seq, a] : acked) {
+      const Json& m = msgs[seq - 1];
+      INFO("seq " << seq << " item " << m);
+      CHECK(m.Str("conv") == conv);
+      CHECK(m.Str("from") == a.from);
+      CHECK(m.Str("cmid") == a.cmid);
+      CHECK(m.Int("ts") == a.ts);
+      CHECK(m["body"].raw() == a.body);
+    }
+  }
+  return last;
+}
+
+std::string BodyFor(std::mt19937& rng, int n) {
+  static const char* words[] = {"hello", "wörld", "\\\"quoted\\\"", "emoji \\ud83d\\ude00", "tab\\t"};
+  std::string b = "{\"n\":" + std::to_string(n) + ",\"text\":\"";
+  int k = int(rng() % 4) + 1;
+  for (int i = 0; i < k; i++) b += std::string(words[rng() % 5]) + " ";
+  b += "\",\"list\":[1,2.5,true,null,{\"x\":\"y\"}],\"pad\":\"" +
+       std::string(rng() % 300, 'p') + "\"}";
+  return b;
+}
+
+// One client: sends pipelined batches to its conversations until the
+// connection dies, recording every ack.
+void Load(uint16_t port, const std::string& user, const std::vector<std::string>& tos,
+          int round, uint32_t seed, Ledger* ledger, std::atomic<bool>* stop) {
+  ImClient c;
+  if (!c.Login(port, user)) return;
+  std::mt19937 rng(seed);
+  int n = 0;
+  while (!stop->load()) {
+    struct Out {
+      int64_t id;
+      std::string to, cmid, body;
+    };
+    std::vector<Out> batch;
+    for (int i = 0; i < 16; i++) {
+      Out o;
+      o.id = c.NextId();
+      o.to = tos[rng() % tos.size()];
+      o.cmid = "r" + std::to_string(round) + "-" + user + "-" + std::to_string(n++);
+      o.body = BodyFor(rng, n);
+      if (!c.Send(SendFrame(o.to, o.cmid, o.body, o.id))) return;
+      batch.push_back(std::move(o));
+    }
+    for (const Out& o : batch) {
+      Json ack;
+      if (!c.WaitId(o.id, &ack, 5s)) return;  // killed
+      if (ack.Str("t") != "ack") continue;    // e.g. an error when the log failed
+      Acked a;
+      a.from = user;
+      a.cmid = o.cmid;
+      a.body = o.body;
+      a.seq = uint64_t(ack.Int("seq"));
+      a.ts = ack.Int("ts");
+      ledger->Add(ack.Str("conv"), a);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("durability: kill -9 at random moments loses no acked message (LL_CRASH_ROUNDS)") {
+  Secrets s;
+  DataDir d;
+  int rounds = 20;
+  if (const char* e = std::getenv("LL_CRASH_ROUNDS")) rounds = std::max(1, std::atoi(e));
+  uint32_t seed = uint32_t(std::random_device{}());
+  INFO("seed " << seed);
+  std::mt19937 rng(seed);
+  Ledger ledger;
+  const std::vector<std::string> users = {"u0", "u1", "u2", "u3"};
+  std::map<std::string, std::vector<std::string>> tos;
+  for (const auto& u : users) {
+    for (const auto& v : users) {
+      if (u != v) tos[u].push_back("u:" + v);
+    }
+    tos[u].push_back("g:crash");
+  }
+  uint64_t dups_checked = 0, continued = 0;
+  for (int round = 0; round <= rounds; round++) {
+    int threads = 1 + round % 3;  // restarts also change --threads
+    Server srv(Args(s, d, threads));
+    REQUIRE_MESSAGE(srv.Start(), srv.error());
+    LL_SERVER_INFO(srv);
+    if (round == 0) REQUIRE(CreateGroup(srv.port(), "crash", users));
+    auto last = Verify(srv.port(), ledger);
+    // Acked cmids are still deduplicated, with the same seq; a new message
+    // continues each conversation at last + 1.
+    {
+      std::lock_guard<std::mutex> l(ledger.mu);
+      for (auto& [conv, acked] : ledger.convs) {
+        const Acked& a = acked.rbegin()->second;
+        ImClient c;
+        REQUIRE(c.Login(srv.port(), a.from, "verify"));
+        std::string to = conv.rfind("g:", 0) == 0 ? conv : "";
+        if (to.empty()) {
+          std::string rest = conv.substr(2);
+          std::string x = rest.substr(0, rest.find(':')), y = rest.substr(rest.find(':') + 1);
+          to = "u:" + (x == a.from ? y : x);
+        }
+        Json dup = MustRequest(c, SendFrame(to, a.cmid, a.body, 1), 1);
+        CHECK(dup.Str("t") == "ack");
+        CHECK(dup["dup"].as_bool());
+        CHECK(uint64_t(dup.Int("seq")) == a.seq);
+        dups_checked++;
+        std::string cmid = "next-" + std::to_string(round) + "-" + conv;
+        std::replace(cmid.begin(), cmid.end(), ':', '.');  // the id grammar
+        Json next = MustRequest(c, SendFrame(to, cmid, "{\"next\":true}", 2), 2);
+        REQUIRE(next.Str("t") == "ack");
+        CHECK(uint64_t(next.Int("seq")) == last[conv] + 1);
+        continued++;
+        Acked na;
+        na.from = a.from;
+        na.cmid = cmid;
+        na.body = "{\"next\":true}";
+        na.seq = uint64_t(next.Int("seq"));
+        na.ts = next.Int("ts");
+        acked.emplace(na.seq, na);
+        ledger.count++;
+        c.Close();
+      }
+    }
+    if (round == rounds) break;  // the last round only verifies
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> clients;
+    for (size_t i = 0; i < users.size(); i++) {
+      clients.emplace_back(Load, srv.port(), users[i], tos[users[i]], round, seed + uint32_t(i),
+                           &ledger, &stop);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 400));
+    REQUIRE(srv.Signal(SIGKILL));
+    REQUIRE(srv.Wait(10s).has_value());
+    stop = true;
+    for (auto& t : clients) t.join();
+  }
+  MESSAGE("kill -9 rounds: " << rounds << ", acked messages checked: " << ledger.count
+                             << ", dup acks checked: " << dups_checked
+                             << ", continuations checked: " << continued);
+  CHECK(ledger.count > uint64_t(rounds) * 10);
+}
+
+TEST_CASE("durability: a restart with another --threads keeps groups, cursors, cmids and history") {
+  Secrets s;
+  DataDir d;
+  std::string ack_ts;
+  {
+    Server srv(Args(s, d, 3));
+    REQUIRE_MESSAGE(srv.Start(), srv.error());
+    LL_SERVER_INFO(srv);
+    REQUIRE(CreateGroup(srv.port(), "team", {"alice", "bob"}, true));
+    ImClient a, b;
+    REQUIRE(a.Login(srv.port(), "alice"));
+    REQUIRE(b.Login(srv.port(), "bob"));
+    for (int i = 1; i <= 150; i++) {
+      Json ack = MustRequest(a, SendFrame(i % 2 ? "u:bob" : "g:team", "c" + std::to_string(i),
+                                          "{\"i\":" + std::to_string(i) + "}", i),
+                             i);
+      REQUIRE(ack.Str("t") == "ack");
+    }
+    Json ok = MustRequest(b, R"({"t":"recv","id":7,"conv":"d:alice:bob","seq":60})", 7);
+    CHECK(ok.Str("t") == "ok");
+    ok = MustRequest(b, R"({"t":"read","id":8,"conv":"d:alice:bob","seq":50})", 8);
+    CHECK(ok.Str("t") == "ok");
+    Json join = MustRequest(b, R"({"t":"leave","id":9,"conv":"g:team"})", 9);
+    CHECK(join.Str("t") == "ok");
+    a.Close();
+    b.Close();
+  }  // SIGTERM: a clean stop
+  Server srv(Args(s, d, 1));
+  REQUIRE_MESSAGE(srv.Start(), srv.error());
+  LL_SERVER_INFO(srv);
+  ImClient b;
+  REQUIRE(b.Login(srv.port(), "bob"));
+  Json sync = MustRequest(b, R"({"t":"sync","id":1,"all":true})", 1);
+  bool found = false;
+  for (const Json& e : sync["convs"].items()) {
+    if (e.Str("conv") == "d:alice:bob") {
+      found = true;
+      CHECK(e.Int("last") == 75);
+      CHECK(e.Int("recv") == 60);
+      CHECK(e.Int("read") == 50);
+    }
+    CHECK(e.Str("conv") != "g:team");  // bob left it
+  }
+  CHECK(found);
+  ApiReply g = Api(srv.port(), "GET", "/api/groups/team");
+  REQUIRE(g.status == 200);
+  CHECK(g.json["open"].as_bool());
+  CHECK(g.json["members"].raw() == "[\"alice\"]");
+  ApiReply h = Api(srv.port(), "GET", "/api/history?conv=g:team&after=0&limit=1000");
+  REQUIRE(h.status == 200);
+  CHECK(h.json["msgs"].items().size() == 75);
+  ImClient a;
+  REQUIRE(a.Login(srv.port(), "alice"));
+  Json dup = MustRequest(a, SendFrame("u:bob", "c1", "{}", 3), 3);
+  CHECK(dup["dup"].as_bool());
+  CHECK(dup.Int("seq") == 1);
+  Json next = MustRequest(a, SendFrame("g:team", "new", "{}", 4), 4);
+  CHECK(next.Int("seq") == 76);
+}
+
+TEST_CASE("durability: --fsync interval and never keep what a killed process wrote") {
+  for (const char* mode : {"interval", "never"}) {
+    INFO("--fsync " << mode);
+    Secrets s;
+    DataDir d;
+    {
+      Server srv(Args(s, d, 2, mode));
+      REQUIRE_MESSAGE(srv.Start(), srv.error());
+      ImClient a;
+      REQUIRE(a.Login(srv.port(), "alice"));
+      for (int i = 1; i <= 40; i++) {
+        Json ack = MustRequest(a, SendFrame("u:bob", "k" + std::to_string(i), "{}", i), i);
+        REQUIRE(ack.Int("seq") == i);
+      }
+      REQUIRE(srv.Signal(SIGKILL));
+      REQUIRE(srv.Wait(10s).has_value());
+    }
+    Server srv(Args(s, d, 2, mode));
+    REQUIRE_MESSAGE(srv.Start(), srv.error());
+    ApiReply h = Api(srv.port(), "GET", "/api/history?conv=d:alice:bob&after=0&limit=1000");
+    REQUIRE(h.status == 200);
+    CHECK(h.json["msgs"].items().size() == 40);
+  }
+}
+
+TEST_CASE("durability: --storage memory writes nothing and creates no --data-dir") {
+  Secrets s;
+  DataDir d;
+  {
+    Server srv(MsgArgs(s, {"--storage", "memory", "--data-dir", d.path()}));
+    REQUIRE_MESSAGE(srv.Start(), srv.error());
+    ImClient a;
+    REQUIRE(a.Login(srv.port(), "alice"));
+    Json ack = MustRequest(a, SendFrame("u:bob", "m1", "{}", 1), 1);
+    CHECK(ack.Str("t") == "ack");
+  }
+  CHECK_FALSE(fs::exists(d.path()));
+}
+
+TEST_CASE("durability: an unusable data directory exits non-zero with one line") {
+  DataDir d;
+  fs::create_directories(d.path());
+  {
+    FILE* f = std::fopen((d.path() + "/LONGLINK").c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs("not a longlink log\n", f);
+    std::fclose(f);
+  }
+  RunResult r = RunBinary({"--auth", "none", "--listen", "127.0.0.1:0", "--data-dir", d.path()});
+  CHECK(r.exited());
+  CHECK(r.exit_code() != 0);
+  CHECK(CountLines(r.err) == 1);
+  CHECK(r.err.find("data-dir") != std::string::npos);
+}
+
+}  // namespace longlink::test
