@@ -82,6 +82,7 @@ function signIn(id) {
   for (const t of ['conv', 'receipt', 'ack']) client.addEventListener(t, queueRender);
   client.addEventListener('synced', () => {
     ensureHistory();
+    refreshPresence();  // the conversations (and so the peers) are known now
     queueRender();
   });
   client.connect();

@@ -492,7 +492,9 @@ export class LonglinkClient extends EventTarget {
     if (ephemeral) {
       return this.request({t: 'send', to, cmid, body, ephemeral: true});
     }
-    const conv = to.startsWith('u:') ? directConv(this.user, to.slice(2)) : to;
+    // Before the first welcome of a token sign-in the user is not known yet;
+    // the ack names the conversation then.
+    const conv = to.startsWith('u:') && this.user ? directConv(this.user, to.slice(2)) : to;
     const item = {cmid, to, conv, body, ts: Date.now()};
     this._outbox.set(cmid, item);
     this._saveOutbox();

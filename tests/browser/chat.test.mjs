@@ -102,11 +102,13 @@ class LonglinkServer {
 
 // A TCP proxy in front of the server for one page, so the test can cut that
 // page's network (every connection dropped, new ones refused) while the
-// server keeps running, and restore it.
+// server keeps running, and restore it; or make it deaf (what the server
+// sends is dropped), to lose an ack on the way.
 class Link {
   constructor(server) {
     this.server = server;
     this.up = true;
+    this.deaf = false;
     this.socks = new Set();
   }
 
@@ -124,7 +126,9 @@ class Link {
           this.socks.delete(a);
           b.destroy();
         });
-        a.pipe(b);
+        a.on('data', (chunk) => {
+          if (!(this.deaf && a === up)) b.write(chunk);
+        });
       }
     });
     return new Promise((resolve) => this.listener.listen(0, '127.0.0.1', () => resolve(this.listener.address().port)));
@@ -132,6 +136,7 @@ class Link {
 
   cut() {
     this.up = false;
+    this.deaf = false;
     for (const s of this.socks) s.destroy();
   }
 
@@ -314,6 +319,8 @@ async function main() {
   // writes into her outbox. Back online, she resends and syncs.
   linkA.cut();
   await until('alice to notice the cut', async () => (await connState(alice)) !== 'open');
+  const aliceDot = async () => (await bob.$$(`#convs li[data-conv="${conv}"] .dot.online`)).length === 1;
+  await until("bob's presence dot for alice to go grey (watch)", async () => !(await aliceDot()));
   for (const t of ['while alice is away 1', 'while alice is away 2']) {
     await send(bob, t);
     sent.push(t);
@@ -327,11 +334,45 @@ async function main() {
   log('alice: network cut for 1 s; bob wrote 2, alice 1 pending');
   sent.push('alice, offline');
   await until('alice to reconnect', async () => (await connState(alice)) === 'open', 30000);
+  await until("bob's presence dot for alice to turn green again", aliceDot);
   await shows(alice, 'alice', sent);
   await shows(bob, 'bob', sent);
   await allRead(alice, 'alice');
   await allRead(bob, 'bob');
-  log('alice reconnected, resent, pulled what she missed; every tick read');
+  log('alice reconnected, resent, pulled what she missed; presence followed; every tick read');
+
+  // bob's network drops and only alice writes: back online, bob has nothing
+  // to resend and gets no push of those, so only his sync and pull bring them.
+  linkB.cut();
+  await until('bob to notice the cut', async () => (await connState(bob)) !== 'open');
+  for (const t of ['while bob is away 1', 'while bob is away 2']) {
+    await send(alice, t);
+    sent.push(t);
+  }
+  await shows(alice, 'alice', sent);
+  await until("alice's messages stored", async () => (await alice.$$('#messages li.msg.pending')).length === 0);
+  linkB.restore();
+  await until('bob to reconnect', async () => (await connState(bob)) === 'open', 30000);
+  await shows(bob, 'bob', sent);
+  await allRead(alice, 'alice');
+  log('bob: network cut; alice wrote 2; bob synced and pulled them; read ticks for alice');
+
+  // A lost ack: the server stores alice's message and bob gets it, but the
+  // ack never reaches alice; her connection then drops. Her resend carries
+  // the same cmid, so the server stores nothing new and answers dup.
+  linkA.deaf = true;
+  await send(alice, 'my ack gets lost');
+  sent.push('my ack gets lost');
+  await shows(bob, 'bob', sent);
+  check((await alice.$$('#messages li.msg.pending')).length === 1, 'alice has no ack: still pending');
+  linkA.cut();
+  await until('alice to notice the cut', async () => (await connState(alice)) !== 'open');
+  linkA.restore();
+  await until('alice to reconnect', async () => (await connState(alice)) === 'open', 30000);
+  await shows(alice, 'alice', sent);
+  await until("alice's outbox to drain", async () => (await alice.$$('#messages li.msg.pending')).length === 0);
+  await shows(bob, 'bob', sent);
+  log('a lost ack: resent with the same cmid, stored once');
 
   // A reload starts from nothing: the history is pulled again, once.
   await bob.reload();
@@ -341,6 +382,7 @@ async function main() {
     (await bob.$eval('#chat', (e) => e.dataset.conv)) === conv);
   await shows(bob, 'bob', sent);
   check((await transcript(bob)).every((m, i) => m.seq === i + 1), 'after a reload bob holds seqs 1..N');
+  await until("alice's presence dot after bob's reload", aliceDot);
 
   if (args.skipRestart) {
     log('--skip-restart: done before the restart');
