@@ -226,6 +226,7 @@ int Session::PostFrame(std::string_view id, const char* data, size_t len, size_t
   Conn* c = it->second;
   // A stream that is closing holds a session that is ending: no more frames.
   if (c->draining() || (c->user_flags & kCloseSent)) return 404;
+  if (len == 0) return 400;  // (and `data` may be null then)
   proto::Command cmd;
   proto::ParseStatus st = parser_->Parse(data, len, cap, &cmd);
   if (st.not_object) return 400;

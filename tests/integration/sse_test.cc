@@ -231,21 +231,34 @@ TEST_CASE("sse: POST /send for an unknown session is 404") {
 }
 
 TEST_CASE("sse: POST /send with a body that is not a JSON object is 400") {
-  Secrets s;
-  Server srv(MsgArgs(s, {"--threads", "4"}));
-  LL_START(srv);
-  SseClient a;
-  LL_SSE_LOGIN(a, srv.port(), "alice", "phone");
-  for (std::string body : {"", "[1]", "\"x\"", "42", "null", "not json", "{\"t\":",
-                           "{\"t\":\"ping\",\"id\":1} x", "{\"t\":\"ping\",\"id\":1}}"}) {
-    INFO("body: " << body);
-    HttpResponse r;
-    int status = a.Post(body, &r);
-    CheckHttpError(status, r, 400, "bad_request");
+  // One shard: every POST is handled where it lands. Four: most are
+  // forwarded to the stream's shard.
+  for (const char* threads : {"1", "4"}) {
+    INFO("--threads " << threads);
+    Secrets s;
+    Server srv(MsgArgs(s, {"--threads", threads}));
+    LL_START(srv);
+    SseClient a;
+    LL_SSE_LOGIN(a, srv.port(), "alice", "phone");
+    for (std::string body : {"", "[1]", "\"x\"", "42", "null", "not json", "{\"t\":",
+                             "{\"t\":\"ping\",\"id\":1} x", "{\"t\":\"ping\",\"id\":1}}"}) {
+      INFO("body: " << body);
+      HttpResponse r;
+      int status = a.Post(body, &r);
+      CheckHttpError(status, r, 400, "bad_request");
+      // And on fresh connections, which the kernel spreads over the shards.
+      for (int i = 0; i < 4; ++i) {
+        HttpClient c;
+        REQUIRE(c.Connect(srv.port()));
+        REQUIRE(c.Send(PostBytes(a.session(), body, true)));
+        REQUIRE_MESSAGE(c.ReadResponse(&r), c.error());
+        CheckHttpError(r.status, r, 400, "bad_request");
+      }
+    }
+    // Nothing came on the stream for them; the session goes on.
+    LL_EXPECT_NO_FRAME(a, 300ms);
+    CHECK(MustRequest(a, Ping(5), 5).Str("t") == "pong");
   }
-  // Nothing came on the stream for them; the session goes on.
-  LL_EXPECT_NO_FRAME(a, 300ms);
-  CHECK(MustRequest(a, Ping(5), 5).Str("t") == "pong");
 }
 
 TEST_CASE("sse: a silent stream gets a comment line after heartbeat_ms") {
