@@ -10,7 +10,7 @@
 // Each step prints one line; a failure prints both pages' transcripts, the
 // client's warnings and the server's stderr, and exits 1. The page is driven
 // through its UI only (typing, clicking) and checked through its DOM.
-import {spawn} from 'node:child_process';
+import {execFileSync, spawn} from 'node:child_process';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import net from 'node:net';
 import {tmpdir} from 'node:os';
@@ -47,9 +47,11 @@ function log(msg) {
 // ---- the server ------------------------------------------------------------
 
 class LonglinkServer {
-  constructor(dataDir, keyFile) {
+  // `auth`: extra arguments after --auth none (or, e.g., ['--auth', 'jwt', ...]).
+  constructor(dataDir, keyFile, auth = ['--auth', 'none']) {
     this.dataDir = dataDir;
     this.keyFile = keyFile;
+    this.auth = auth;
     this.port = 0;
     this.proc = null;
     this.stderr = '';
@@ -58,7 +60,7 @@ class LonglinkServer {
   // Starts the binary on `port` (0: any) and resolves once it logs
   // "listening on 127.0.0.1:<port>".
   start(port = 0) {
-    const argv = ['--auth', 'none', '--listen', `127.0.0.1:${port}`, '--data-dir', this.dataDir,
+    const argv = [...this.auth, '--listen', `127.0.0.1:${port}`, '--data-dir', this.dataDir,
                   '--storage', STORAGE, '--threads', '2', '--api-key-file', this.keyFile];
     this.stderr += `--- ${BINARY} ${argv.join(' ')}\n`;
     const proc = spawn(BINARY, argv, {stdio: ['ignore', 'ignore', 'pipe']});
@@ -214,6 +216,7 @@ const keyFile = join(dataDir, 'api.key');
 const data = join(dataDir, 'data');
 writeFileSync(keyFile, API_KEY);
 const server = new LonglinkServer(data, keyFile);
+const servers = [server];
 const warnings = [];
 let browser;
 const links = [];
@@ -462,6 +465,32 @@ async function main() {
   await open(alice, 'g:lobby');
   await shows(alice, 'alice', lobby);
   log('#lobby intact after the restart');
+
+  await tokenSignIn();
+}
+
+// Under --auth jwt (with --web) the page takes a token; a plain name gets a
+// clear refusal rather than a silent failure.
+async function tokenSignIn() {
+  const secretFile = join(dataDir, 'jwt.secret');
+  writeFileSync(secretFile, 'browser-test-secret-9c0b7e');
+  const jwtServer = new LonglinkServer(join(dataDir, 'data-jwt'), keyFile,
+                                       ['--auth', 'jwt', '--jwt-secret-file', secretFile, '--web']);
+  servers.push(jwtServer);
+  const port = await jwtServer.start(0);
+  const page = await newPage('carol');
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.fill('#signin-id', 'carol');
+  await page.click('#signin-form button[type=submit]');
+  await until('the page to ask for a token', async () =>
+    (await page.$eval('#signin-error', (e) => e.textContent)).includes('wants a token'));
+  const token = execFileSync(BINARY, ['token', '--user', 'carol', '--jwt-secret-file', secretFile],
+                             {encoding: 'utf8'}).trim();
+  await page.fill('#signin-id', token);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('#app:not([hidden])', {timeout: STEP_TIMEOUT_MS});
+  check((await page.$eval('#me', (e) => e.textContent)) === 'carol', '--auth jwt: a token signs carol in');
+  await page.context().close();
 }
 
 function check(ok, what) {
@@ -526,11 +555,11 @@ try {
     console.log('--- the server came back with fewer messages than it had acked: the restart ' +
                 'lost acked messages (is --storage disk durable in this build?)');
   }
-  console.log(`--- server stderr (tail):\n${server.tail()}`);
+  for (const s of servers) console.log(`--- server stderr (tail):\n${s.tail()}`);
 } finally {
   if (browser) await browser.close().catch(() => {});
   for (const l of links) l.close();
-  await server.kill();
+  for (const s of servers) await s.kill();
   rmSync(dataDir, {recursive: true, force: true});
 }
 log(failed ? 'browser:chat FAILED' : 'browser:chat passed');
