@@ -217,6 +217,12 @@ const data = join(dataDir, 'data');
 writeFileSync(keyFile, API_KEY);
 const server = new LonglinkServer(data, keyFile);
 const servers = [server];
+// No server outlives the test, however it ends (a ctest timeout sends SIGTERM).
+process.on('exit', () => {
+  for (const s of servers) if (s.proc && s.proc.exitCode === null) s.proc.kill('SIGKILL');
+  rmSync(dataDir, {recursive: true, force: true});
+});
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => process.exit(1));
 const warnings = [];
 let browser;
 const links = [];
