@@ -1,7 +1,10 @@
 #include "storage/store.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+
+#include "base/log.h"
 
 namespace longlink::storage {
 
@@ -11,32 +14,61 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
   if (!s.ok()) return s;
   std::string meta_path = dir + "/" + kMetaFile;
   uint32_t partitions = 0;
+  // The partition directories present: what a damaged LONGLINK file is
+  // rebuilt from.
+  std::vector<std::string> names;
+  s = env->ListDir(dir, &names);
+  if (!s.ok()) return s;
+  uint32_t dirs = 0;
+  for (const std::string& n : names) {
+    unsigned i;
+    char extra;
+    if (n.size() == 4 && std::sscanf(n.c_str(), "p%3u%c", &i, &extra) == 1 && i < 1000) {
+      dirs = std::max(dirs, i + 1);
+    }
+  }
   if (env->Exists(meta_path)) {
     std::string meta;
     s = env->ReadSmallFile(meta_path, &meta);
     if (!s.ok()) return s;
     unsigned p = 0;
     char magic[64] = {0};
-    if (std::sscanf(meta.c_str(), "%63[^\n]\npartitions %u", magic, &p) != 2 ||
-        std::strcmp(magic, kMetaMagic) != 0 || p == 0 || p > 1000) {
-      return Status::Invalid("--data-dir: " + meta_path + " is not a longlink log description");
+    if (std::sscanf(meta.c_str(), "%63[^\n]\npartitions %u", magic, &p) == 2 &&
+        std::strcmp(magic, kMetaMagic) == 0 && p > 0 && p <= 1000 && p >= dirs) {
+      partitions = p;
+    } else if (dirs > 0 && meta.compare(0, std::strlen(kMetaMagic), kMetaMagic) == 0) {
+      // Our file, cut or with garbage: the partition directories say how
+      // many there are (all of them are created with the file).
+      partitions = dirs;
+      LL_WARN("log: %s is damaged; %u partitions found, rewriting it", meta_path.c_str(),
+              partitions);
+    } else {
+      return Status::Invalid(meta_path + " is not a longlink log description");
     }
-    partitions = p;
+  } else if (dirs > 0) {
+    partitions = dirs;
+    LL_WARN("log: %s is missing; %u partitions found, rewriting it", meta_path.c_str(),
+            partitions);
   } else {
-    std::vector<std::string> names;
-    s = env->ListDir(dir, &names);
-    if (!s.ok()) return s;
-    for (const std::string& n : names) {
-      if (n.size() == 4 && n[0] == 'p') {
-        return Status::Invalid("--data-dir: " + dir + " has partitions but no " + kMetaFile +
-                               " file");
-      }
-    }
     partitions = new_partitions == 0 ? 8 : new_partitions;
+  }
+  {
     char meta[128];
     std::snprintf(meta, sizeof(meta), "%s\npartitions %u\n", kMetaMagic, partitions);
-    s = env->WriteFileAtomic(meta_path, meta);
-    if (!s.ok()) return s;
+    std::string cur;
+    if (!env->Exists(meta_path) || !env->ReadSmallFile(meta_path, &cur).ok() || cur != meta) {
+      // Partition directories first, so that a LONGLINK file always has them.
+      for (uint32_t i = 0; i < partitions; i++) {
+        char name[16];
+        std::snprintf(name, sizeof(name), "/p%03u", i);
+        s = env->MakeDir(dir + name);
+        if (!s.ok()) return s;
+      }
+      s = env->SyncDir(dir);
+      if (!s.ok()) return s;
+      s = env->WriteFileAtomic(meta_path, meta);
+      if (!s.ok()) return s;
+    }
   }
   std::unique_ptr<Store> st(new Store(env, dir));
   for (uint32_t i = 0; i < partitions; i++) {

@@ -384,3 +384,35 @@ TEST_CASE("store: partition count fixed at creation, bad description refused") {
   CHECK(PartitionOf("d:alice:bob", 11, 16) == PartitionOf("d:alice:bob", 11, 16));
   CHECK(PartitionOf("d:alice:bob", 11, 16) < 16);
 }
+
+TEST_CASE("store: a cut or missing LONGLINK file is rebuilt from the partition directories") {
+  TempDir d;
+  std::string dir = d.path() + "/data";
+  {
+    auto st = Store::Open(PosixEnv(), dir, 16, 1 << 20);
+    REQUIRE(st.ok());
+  }
+  // "partitions 16\n" cut to "partitions 1": the 16 directories win.
+  std::string meta;
+  {
+    std::ifstream f(dir + "/LONGLINK");
+    std::getline(f, meta, '\0');
+  }
+  REQUIRE(meta.size() > 3);
+  REQUIRE(::truncate((dir + "/LONGLINK").c_str(), off_t(meta.size() - 2)) == 0);
+  {
+    auto st = Store::Open(PosixEnv(), dir, 3, 1 << 20);
+    REQUIRE(st.ok());
+    CHECK(st.value()->partitions() == 16);
+  }
+  {
+    std::ifstream f(dir + "/LONGLINK");
+    std::string again;
+    std::getline(f, again, '\0');
+    CHECK(again == meta);  // rewritten whole
+  }
+  fs::remove(dir + "/LONGLINK");
+  auto st = Store::Open(PosixEnv(), dir, 3, 1 << 20);
+  REQUIRE(st.ok());
+  CHECK(st.value()->partitions() == 16);
+}
