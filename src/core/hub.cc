@@ -59,10 +59,14 @@ void Hub::Adopt(Recovered&& r) {
     std::string id = c->id;
     convs_[id] = std::move(c);
   }
-  // Oldest first, so that the expiry order holds.
-  std::sort(r.dedup.begin(), r.dedup.end(),
-            [](const DedupSeed& a, const DedupSeed& b) { return a.ts < b.ts; });
-  for (DedupSeed& d : r.dedup) {
+  // Oldest first, so that the expiry order holds (sorting indices: the
+  // seeds are large).
+  std::vector<uint32_t> order(r.dedup.size());
+  for (size_t i = 0; i < order.size(); i++) order[i] = uint32_t(i);
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return r.dedup[a].ts < r.dedup[b].ts; });
+  for (uint32_t i : order) {
+    DedupSeed& d = r.dedup[i];
     UserState& u = users_[d.user];
     if (!u.dedup) u.dedup = std::make_unique<Dedup>();
     auto [it, fresh] = u.dedup->entries.try_emplace(d.cmid);

@@ -78,9 +78,18 @@ Status Server::Start() {
     }
     hubs_.push_back(std::make_unique<core::Hub>(shards_[i].get(), cfg_.threads, copts,
                                                 sessions_[i].get(), std::move(engine)));
-    hubs_.back()->Adopt(std::move(recovered[size_t(i)]));
     sessions_[i]->SetHub(hubs_.back().get());
     hubs.push_back(hubs_.back().get());
+  }
+  // Each hub takes its share of the recovered state on its own thread (the
+  // hubs share nothing, and their shards have not started).
+  {
+    std::vector<std::thread> adopters;
+    for (int i = 1; i < cfg_.threads; i++) {
+      adopters.emplace_back([&, i] { hubs[size_t(i)]->Adopt(std::move(recovered[size_t(i)])); });
+    }
+    hubs[0]->Adopt(std::move(recovered[0]));
+    for (auto& t : adopters) t.join();
   }
   for (auto& h : hubs_) h->Connect(hubs);
   if (cfg_.auth == AuthMode::kJwt && cfg_.jwt_secret.empty()) {
