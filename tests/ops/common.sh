@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Helpers for the tests/ops/*.sh checks (sourced, not run). Each check is one
 # ctest case: `bash tests/ops/NAME.sh BINARY`; it exits 0 when every check
 # passed, 1 with a FAIL line per problem, 77 (ctest SKIP_RETURN_CODE) when a
