@@ -33,6 +33,12 @@ void OnSignal(uv_signal_t* h, int signum) {
   uv_close(reinterpret_cast<uv_handle_t*>(&s->term), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&s->intr), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&s->hup), nullptr);
+  // Closing the last handle of a signal gives it back its default action;
+  // a second SIGTERM/SIGINT during the stop must not kill the process before
+  // it has flushed and fsynced the log.
+  ::signal(SIGTERM, SIG_IGN);
+  ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGHUP, SIG_IGN);
 }
 
 }  // namespace
