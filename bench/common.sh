@@ -11,7 +11,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/longlink-bench.XXXXXX)}
 mkdir -p "$OUT_DIR"
-LONGLINK=$BUILD_DIR/longlink
+LONGLINK=${LONGLINK:-$BUILD_DIR/longlink}  # LONGLINK=path compares another build
 REFERENCE=$BUILD_DIR/bench/echo_reference
 LOADGEN=$BUILD_DIR/bench/loadgen
 

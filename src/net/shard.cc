@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,10 +32,7 @@ inline ssize_t SendIov(int fd, const iovec* iov, int n) {
 }
 constexpr int kMaxIov = 64;
 constexpr int kAcceptBatch = 128;
-
-inline Connection* FromPoll(uv_poll_t* h) {
-  return reinterpret_cast<Connection*>(reinterpret_cast<char*>(h) - offsetof(Connection, poll));
-}
+constexpr int kReadyBatch = 256;  // events taken per epoll_wait on the set
 
 }  // namespace
 
@@ -47,12 +45,17 @@ Shard::Shard(int id, const ShardOptions& opts) : id_(id), opts_(opts) {
   cork_buf_ = static_cast<uint8_t*>(std::malloc(opts_.cork_buffer));
   LL_CHECK(read_buf_ && cork_buf_);
   LL_CHECK(mailbox_.Init(&loop_, &Shard::OnMailbox, this) == 0);
+  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  LL_CHECK(epfd_ >= 0);
+  LL_CHECK(uv_poll_init(&loop_, &conns_poll_, epfd_) == 0);
+  conns_poll_.data = this;
 }
 
 Shard::~Shard() {
   if (thread_.joinable()) thread_.join();
   std::free(read_buf_);
   std::free(cork_buf_);
+  if (epfd_ >= 0) ::close(epfd_);
 }
 
 void Shard::Start(ShardHandler* handler, int listen_fd, std::atomic<int>* stopped, int total) {
@@ -82,6 +85,7 @@ void Shard::Run(int listen_fd) {
   uv_timer_start(&tick_timer_, &Shard::OnTimer, opts_.tick_ms, opts_.tick_ms);
   uv_timer_init(&loop_, &accept_timer_);
   accept_timer_.data = this;
+  uv_poll_start(&conns_poll_, UV_READABLE, &Shard::OnConnsPoll);
   StartListening(listen_fd);
 
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -153,29 +157,56 @@ void Shard::Accept() {
       ::close(fd);
       continue;
     }
-    if (uv_poll_init(&loop_, &c->poll, fd) != 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.ptr = c;
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      LL_WARN("shard %d: epoll_ctl(ADD): %s", id_, std::strerror(errno));
       ::close(fd);
       handler_->OnClosed(c);
       continue;
     }
-    c->poll.data = this;
+    c->sock = fd;
     c->last_rx_ms = now_ms();
     c->flags = Connection::kPollRead;
-    uv_poll_start(&c->poll, UV_READABLE, &Shard::OnConnPoll);
+    c->prev = nullptr;
+    c->next = conns_;
+    if (conns_ != nullptr) conns_->prev = c;
+    conns_ = c;
     conn_count_++;
     metrics_.connections.Add();
     metrics_.connections_accepted_total.Add();
   }
 }
 
-void Shard::OnConnPoll(uv_poll_t* h, int status, int events) {
-  static_cast<Shard*>(h->data)->OnPollEvent(FromPoll(h), status, events);
+void Shard::OnConnsPoll(uv_poll_t* h, int status, int) {
+  auto* self = static_cast<Shard*>(h->data);
+  if (status < 0) {
+    LL_WARN("shard %d: connection set poll error: %s", self->id_, uv_strerror(status));
+    return;
+  }
+  self->OnReady();
 }
 
-void Shard::OnPollEvent(Connection* c, int status, int events) {
+// The set is readable: handle what is ready now. More than kReadyBatch
+// ready connections leave the set readable, and the rest wait for the next
+// loop turn, after timers and the mailbox had theirs.
+void Shard::OnReady() {
+  epoll_event evs[kReadyBatch];
+  int n = ::epoll_wait(epfd_, evs, kReadyBatch, 0);
+  // A connection closed by an earlier event of this batch is still
+  // allocated (freed at the end of the turn) and is skipped as closed.
+  for (int i = 0; i < n; i++) OnConnEvents(static_cast<Connection*>(evs[i].data.ptr), evs[i].events);
+}
+
+void Shard::OnConnEvents(Connection* c, uint32_t events) {
   if (c->closed()) return;
-  if (status < 0) {
-    // EBADF and the like: nothing more will come from this socket.
+  if (events & EPOLLOUT) Flush(c);
+  if (c->closed()) return;
+  if ((events & (EPOLLERR | EPOLLHUP)) && (c->flags & Connection::kReadPaused)) {
+    // Reading is paused but the socket failed or both sides are shut: no
+    // byte will leave or arrive any more (epoll reports these regardless
+    // of the events asked for, so waiting would spin).
     if (c->flags & Connection::kLingering) {
       CloseNow(c);
     } else {
@@ -183,8 +214,7 @@ void Shard::OnPollEvent(Connection* c, int status, int events) {
     }
     return;
   }
-  if (events & UV_WRITABLE) Flush(c);
-  if ((events & (UV_READABLE | UV_DISCONNECT)) && !c->closed()) Read(c);
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) Read(c);
 }
 
 void Shard::Read(Connection* c) {
@@ -351,12 +381,12 @@ void Shard::UpdatePoll(Connection* c) {
   uint16_t have = c->flags & (Connection::kPollRead | Connection::kWatchWritable);
   if (want == have) return;
   c->flags = uint16_t((c->flags & ~(Connection::kPollRead | Connection::kWatchWritable)) | want);
-  int ev = ((want & Connection::kPollRead) ? UV_READABLE : 0) |
-           ((want & Connection::kWatchWritable) ? UV_WRITABLE : 0);
-  if (ev == 0) {
-    uv_poll_stop(&c->poll);
-  } else {
-    uv_poll_start(&c->poll, ev, &Shard::OnConnPoll);
+  epoll_event ev{};
+  ev.events = ((want & Connection::kPollRead) ? EPOLLIN | EPOLLRDHUP : 0u) |
+              ((want & Connection::kWatchWritable) ? EPOLLOUT : 0u);
+  ev.data.ptr = c;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd(), &ev) != 0) {
+    LL_WARN("shard %d: epoll_ctl(MOD): %s", id_, std::strerror(errno));
   }
 }
 
@@ -378,15 +408,46 @@ void Shard::MarkDirty(Connection* c) {
 
 void Shard::OnPrepare(uv_prepare_t* h) {
   auto* self = static_cast<Shard*>(h->data);
-  self->handler_->OnLoopEnd();
-  // Flush may add nothing to dirty_ (it only writes), so one pass suffices.
-  for (size_t i = 0; i < self->dirty_.size(); i++) {
-    Connection* c = self->dirty_[i];
-    c->flags &= uint16_t(~Connection::kDirty);
-    if (!c->closed()) self->Flush(c);
-  }
-  self->dirty_.clear();
+  // Freeing a connection tells the handler (which may post to other shards,
+  // in OnLoopEnd), and a flush may fail and close one, so repeat until
+  // nothing is left to free.
+  do {
+    self->FreeClosed();
+    self->handler_->OnLoopEnd();
+    // Flush adds nothing to dirty_ (it only writes), so one pass suffices.
+    for (size_t i = 0; i < self->dirty_.size(); i++) {
+      Connection* c = self->dirty_[i];
+      c->flags &= uint16_t(~Connection::kDirty);
+      if (!c->closed()) self->Flush(c);
+    }
+    self->dirty_.clear();
+  } while (!self->closed_.empty());
   self->metrics_.mailbox_depth.Set(self->mailbox_.depth());
+}
+
+// Frees the connections closed since the last call. Closing the socket
+// drops it from the epoll set.
+void Shard::FreeClosed() {
+  while (!closed_.empty()) {
+    std::vector<Connection*> batch;
+    batch.swap(closed_);
+    for (Connection* c : batch) {
+      if (c->flags & Connection::kDirty) {
+        // Still in this turn's flush list: take it out before it is freed.
+        dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), c), dirty_.end());
+      }
+      if (c->prev != nullptr) {
+        c->prev->next = c->next;
+      } else {
+        conns_ = c->next;
+      }
+      if (c->next != nullptr) c->next->prev = c->prev;
+      ::close(c->fd());
+      conn_count_--;
+      metrics_.connections.Sub();
+      handler_->OnClosed(c);
+    }
+  }
 }
 
 void Shard::CloseAfterFlush(Connection* c) {
@@ -420,23 +481,7 @@ void Shard::CloseNow(Connection* c) {
     delete c->out;
     c->out = nullptr;
   }
-  uv_poll_stop(&c->poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(&c->poll), &Shard::OnConnClosed);
-}
-
-void Shard::OnConnClosed(uv_handle_t* h) {
-  auto* self = static_cast<Shard*>(h->data);
-  Connection* c = FromPoll(reinterpret_cast<uv_poll_t*>(h));
-  // A connection closed after it was queued for the turn's flush must leave
-  // the flush list before it is freed.
-  if (c->flags & Connection::kDirty) {
-    auto& d = self->dirty_;
-    d.erase(std::remove(d.begin(), d.end(), c), d.end());
-  }
-  ::close(c->fd());
-  self->conn_count_--;
-  self->metrics_.connections.Sub();
-  self->handler_->OnClosed(c);
+  closed_.push_back(c);
 }
 
 void Shard::OnTimer(uv_timer_t* h) { static_cast<Shard*>(h->data)->Tick(); }
@@ -469,6 +514,8 @@ void Shard::Tick() {
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&accept_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+    uv_poll_stop(&conns_poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&conns_poll_), nullptr);
     mailbox_.Unref();
   }
 }

@@ -2,7 +2,7 @@
 // HTTP connection (a heap HttpState with the request parser) and may become a
 // WebSocket (a ws::Receiver in place of the pointer) or an SSE event stream
 // (GET /sse: nothing is read from it any more, so neither). An idle WebSocket
-// is this object alone: 224 bytes, the transport's 176, the receiver's 40 and
+// is this object alone: 88 bytes, the transport's 40, the receiver's 40 and
 // a pointer to the messaging session state.
 #pragma once
 
@@ -60,6 +60,6 @@ struct Conn : net::Connection {
   ImState* im = nullptr;  // kind == kIm or kSse
 };
 
-static_assert(sizeof(Conn) <= 224, "an idle WebSocket must stay within 224 bytes");
+static_assert(sizeof(Conn) <= 88, "an idle WebSocket must stay within 88 bytes");
 
 }  // namespace longlink::server
