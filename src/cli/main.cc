@@ -6,7 +6,12 @@
 #include <uv.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
+
+#ifdef LL_HAVE_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 #include "base/log.h"
 #include "cli/flags.h"
@@ -44,6 +49,18 @@ void OnSignal(uv_signal_t* h, int signum) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef LL_HAVE_MIMALLOC
+  // mimalloc 2.0 gives freed pages back to the kernel (madvise) after 25 ms.
+  // A group fan-out frees and re-allocates megabytes of outbound buffers every
+  // few milliseconds, so at that delay the server spent a third of its time in
+  // madvise and the TLB shootdowns that follow, and group delivery collapsed
+  // from 1M to ~300k messages/s (bench/README.md, "Group fan-out"). One second
+  // keeps the working set mapped while it is in use and still returns memory
+  // after a burst. The environment variable keeps precedence.
+  if (std::getenv("MIMALLOC_DECOMMIT_DELAY") == nullptr) {
+    mi_option_set(mi_option_decommit_delay, 1000);
+  }
+#endif
   if (argc >= 2 && std::string_view(argv[1]) == "token") {
     return longlink::cli::RunTokenCommand(argc - 1, argv + 1);
   }

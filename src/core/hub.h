@@ -81,8 +81,16 @@ struct Session {
   ConnRef self;
   void* conn = nullptr;
   std::vector<std::string> watching;
-  // Pushes not yet covered by a recv, per conversation, in seq order.
-  std::unordered_map<std::string, std::deque<Pending*>> pending;
+  // Pushes not yet covered by a recv, per conversation, each list in seq
+  // order. A session has few conversations in flight at once, so a vector
+  // searched in order beats a hash map here, and it keeps its capacity: a
+  // push and the recv that covers it allocate nothing.
+  struct PendingList {
+    std::string conv;
+    Pending* head = nullptr;
+    Pending* tail = nullptr;
+  };
+  std::vector<PendingList> pending;
   size_t pending_count = 0;
 };
 
@@ -90,6 +98,7 @@ struct Pending {
   TimerNode timer;
   Session* session = nullptr;
   net::SharedBuf* frame = nullptr;
+  Pending* next = nullptr;  // in its Session::PendingList
   uint64_t seq = 0;
   uint64_t interval_ms = 0;
 };

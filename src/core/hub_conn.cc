@@ -132,6 +132,17 @@ void Hub::OnPush(Push* p) {
     if (s == nullptr) continue;
     sink_->WriteShared(s->conn, p->frame);
     if (p->seq == 0 || s->pending_count >= opts_.max_pending_pushes) continue;
+    Session::PendingList* list = nullptr;
+    for (auto& l : s->pending) {
+      if (l.conv == p->conv) {
+        list = &l;
+        break;
+      }
+    }
+    if (list == nullptr) {
+      list = &s->pending.emplace_back();
+      list->conv = p->conv;
+    }
     // Remember it for redelivery until a recv covers it.
     Pending* pe;
     if (!free_pending_.empty()) {
@@ -145,7 +156,13 @@ void Hub::OnPush(Push* p) {
     pe->frame->Ref();
     pe->seq = p->seq;
     pe->interval_ms = opts_.ack_timeout_ms;
-    s->pending[p->conv].push_back(pe);
+    pe->next = nullptr;
+    if (list->tail != nullptr) {
+      list->tail->next = pe;
+    } else {
+      list->head = pe;
+    }
+    list->tail = pe;
     s->pending_count++;
     wheel_.Schedule(&pe->timer, now + pe->interval_ms);
   }
@@ -153,30 +170,38 @@ void Hub::OnPush(Push* p) {
 }
 
 void Hub::DropPending(Session* s, const std::string& conv, uint64_t upto) {
-  auto it = s->pending.find(conv);
-  if (it == s->pending.end()) return;
-  auto& q = it->second;
-  // Pushes of one conversation reach a connection in seq order, so the
-  // covered ones are at the front.
-  while (!q.empty() && q.front()->seq <= upto) {
-    Pending* pe = q.front();
-    q.pop_front();
-    wheel_.Cancel(&pe->timer);
-    pe->frame->Unref();
-    pe->frame = nullptr;
-    free_pending_.push_back(pe);
-    s->pending_count--;
-  }
-  if (q.empty()) s->pending.erase(it);
-}
-
-void Hub::DropAllPending(Session* s) {
-  for (auto& [conv, q] : s->pending) {
-    for (Pending* pe : q) {
+  for (size_t i = 0; i < s->pending.size(); i++) {
+    Session::PendingList& l = s->pending[i];
+    if (l.conv != conv) continue;
+    // Pushes of one conversation reach a connection in seq order, so the
+    // covered ones are at the front.
+    while (l.head != nullptr && l.head->seq <= upto) {
+      Pending* pe = l.head;
+      l.head = pe->next;
       wheel_.Cancel(&pe->timer);
       pe->frame->Unref();
       pe->frame = nullptr;
       free_pending_.push_back(pe);
+      s->pending_count--;
+    }
+    if (l.head == nullptr) {
+      // Swap-remove; the vector keeps its capacity for the next push.
+      if (i + 1 != s->pending.size()) l = std::move(s->pending.back());
+      s->pending.pop_back();
+    }
+    return;
+  }
+}
+
+void Hub::DropAllPending(Session* s) {
+  for (auto& l : s->pending) {
+    for (Pending* pe = l.head; pe != nullptr;) {
+      Pending* next = pe->next;
+      wheel_.Cancel(&pe->timer);
+      pe->frame->Unref();
+      pe->frame = nullptr;
+      free_pending_.push_back(pe);
+      pe = next;
     }
   }
   s->pending.clear();

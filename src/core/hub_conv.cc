@@ -208,6 +208,9 @@ void Hub::OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) {
   FanOut(c, m.frame, op->origin.http ? nullptr : &op->origin.conn, &c->id, m.seq,
          op->created_us);
   delete op;
+  // A batch of group messages becomes many megabytes of output: write it as
+  // it builds up (net::Shard::FlushIfDue) rather than all at the turn's end.
+  shard_->FlushIfDue();
 }
 
 void Hub::OnStateDurable(Op* op, bool ok) {

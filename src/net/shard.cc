@@ -239,6 +239,13 @@ void Shard::Read(Connection* c) {
     corked_ = c;
     handler_->OnData(c, read_buf_, size_t(n));
     Uncork();
+    if (unflushed_ >= opts_.flush_budget) {
+      // This read fanned out a lot: write it now and leave the rest of this
+      // connection's input for the next wake-up (the socket stays readable),
+      // so one sender cannot make a turn, and the next read, ever longer.
+      FlushIfDue();
+      return;
+    }
     if (c->closed() || (c->flags & Connection::kReadPaused)) return;
     if (size_t(n) < opts_.read_buffer) return;
   }
@@ -251,6 +258,7 @@ void Shard::Send(Connection* c, const iovec* iov, int n) {
   if (c->out != nullptr && !c->out->empty()) {
     for (int i = 0; i < n; i++) c->out->Append(static_cast<const uint8_t*>(iov[i].iov_base), iov[i].iov_len);
     metrics_.outbuf_bytes.Add(total);
+    unflushed_ += total;
     return;
   }
   if (corked_ == c) {
@@ -275,6 +283,7 @@ void Shard::Send(Connection* c, const iovec* iov, int n) {
   if (c->out == nullptr) c->out = new OutQueue();
   for (int i = 0; i < n; i++) c->out->Append(static_cast<const uint8_t*>(iov[i].iov_base), iov[i].iov_len);
   metrics_.outbuf_bytes.Add(total);
+  unflushed_ += total;
   MarkDirty(c);
 }
 
@@ -292,6 +301,7 @@ void Shard::SendShared(Connection* c, const uint8_t* head, size_t head_len, Shar
   c->out->Append(head, head_len);
   c->out->AppendShared(buf, 0, buf->len);
   metrics_.outbuf_bytes.Add(head_len + buf->len);
+  unflushed_ += head_len + buf->len;
   if (!queued) MarkDirty(c);
 }
 
@@ -414,15 +424,28 @@ void Shard::OnPrepare(uv_prepare_t* h) {
   do {
     self->FreeClosed();
     self->handler_->OnLoopEnd();
-    // Flush adds nothing to dirty_ (it only writes), so one pass suffices.
-    for (size_t i = 0; i < self->dirty_.size(); i++) {
-      Connection* c = self->dirty_[i];
-      c->flags &= uint16_t(~Connection::kDirty);
-      if (!c->closed()) self->Flush(c);
-    }
-    self->dirty_.clear();
+    self->FlushDirty();
   } while (!self->closed_.empty());
   self->metrics_.mailbox_depth.Set(self->mailbox_.depth());
+}
+
+// Writes every connection that got output since the last call (but the one
+// being read, if any). A connection closed by a failed write stays allocated
+// until FreeClosed; what its handler sends meanwhile is appended to dirty_
+// and flushed by the same pass.
+void Shard::FlushDirty() {
+  size_t keep = 0;
+  for (size_t i = 0; i < dirty_.size(); i++) {
+    Connection* c = dirty_[i];
+    if (c == corked_) {
+      dirty_[keep++] = c;  // being read: flushed after its read
+      continue;
+    }
+    c->flags &= uint16_t(~Connection::kDirty);
+    if (!c->closed()) Flush(c);
+  }
+  dirty_.resize(keep);
+  unflushed_ = 0;
 }
 
 // Frees the connections closed since the last call. Closing the socket
@@ -531,6 +554,8 @@ void Shard::OnMailbox(ShardMsg* items, void* arg) {
       self->BeginStop();
     } else {
       self->handler_->OnMessage(items);
+      // Pushes from other shards: the same budget as a read (Shard::Read).
+      self->FlushIfDue();
     }
     items = next;
   }

@@ -75,6 +75,12 @@ class ShardHandler {
 struct ShardOptions {
   size_t read_buffer = 256 * 1024;
   size_t cork_buffer = 64 * 1024;
+  // Output queued during a loop turn is written at its end, or as soon as
+  // this much is waiting: a read that fans out to many connections (a group
+  // message) then never builds up more than this before it goes out, so the
+  // memory it passes through stays warm and a long turn cannot grow the next
+  // one (see Shard::Read).
+  size_t flush_budget = 8 * 1024 * 1024;
   uint32_t tick_ms = 250;
   uint32_t linger_ms = 2000;       // wait for the peer's FIN after shutting our side
   uint32_t drain_ms = 10000;       // give up writing a closing connection's last bytes
@@ -124,6 +130,17 @@ class Shard {
     return size_t(read_buf_ + opts_.read_buffer + kReadPadding - p);
   }
   static constexpr size_t kReadPadding = 64;
+  // Writes the output queued since the last flush if it exceeds
+  // flush_budget; for handlers that fan one input out to many connections,
+  // called between inputs (never while iterating their own state, since a
+  // failed write closes a connection). The connection being read is left for
+  // the end of its read.
+  void FlushIfDue() {
+    if (unflushed_ >= opts_.flush_budget) {
+      metrics_.early_flushes_total.Add();
+      FlushDirty();
+    }
+  }
   // Stops accepting output, writes what is queued (for at most drain_ms),
   // then shuts the write side and reads until the peer closes or linger_ms
   // passes (a lingering close: a peer that is still sending gets our last
@@ -151,6 +168,7 @@ class Shard {
   void Flush(Connection* c);
   void UpdatePoll(Connection* c);
   void MarkDirty(Connection* c);
+  void FlushDirty();
   void FinishClosing(Connection* c);
   void Tick();
   void BeginStop();
@@ -191,6 +209,7 @@ class Shard {
   size_t cork_len_ = 0;
   Connection* corked_ = nullptr;
   std::vector<Connection*> dirty_;
+  size_t unflushed_ = 0;  // bytes queued since the last FlushDirty
   size_t conn_count_ = 0;
   ops::ShardMetrics metrics_;
 };
