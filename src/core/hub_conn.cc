@@ -130,6 +130,9 @@ void Hub::OnPush(Push* p) {
   for (const ConnRef& ref : p->conns) {
     Session* s = SessionOf(ref);
     if (s == nullptr) continue;
+    // The recycled Pending is usually out of cache by now: start loading it
+    // while the frame is queued.
+    if (!free_pending_.empty()) __builtin_prefetch(free_pending_.back(), 1);
     sink_->WriteShared(s->conn, p->frame);
     if (p->seq == 0 || s->pending_count >= opts_.max_pending_pushes) continue;
     Session::PendingList* list = nullptr;
