@@ -51,12 +51,12 @@ void OnSignal(uv_signal_t* h, int signum) {
 int main(int argc, char** argv) {
 #ifdef LL_HAVE_MIMALLOC
   // mimalloc 2.0 gives freed pages back to the kernel (madvise) after 25 ms.
-  // A group fan-out frees and re-allocates megabytes of outbound buffers every
-  // few milliseconds, so at that delay the server spent a third of its time in
-  // madvise and the TLB shootdowns that follow, and group delivery collapsed
-  // from 1M to ~300k messages/s (bench/README.md, "Group fan-out"). One second
-  // keeps the working set mapped while it is in use and still returns memory
-  // after a burst. The environment variable keeps precedence.
+  // A group fan-out frees and re-allocates megabytes of output buffers every
+  // few milliseconds, so at that delay madvise and the TLB flushes after it
+  // were 15% of a 1000-member group's profile, and a 1 s delay gave about 10%
+  // more deliveries/s (bench/README.md, "Group fan-out after the flush
+  // budget"). It still returns memory after a burst. The environment
+  // variable keeps precedence.
   if (std::getenv("MIMALLOC_DECOMMIT_DELAY") == nullptr) {
     mi_option_set(mi_option_decommit_delay, 1000);
   }

@@ -239,13 +239,11 @@ void Shard::Read(Connection* c) {
     corked_ = c;
     handler_->OnData(c, read_buf_, size_t(n));
     Uncork();
-    if (unflushed_ >= opts_.flush_budget) {
-      // This read fanned out a lot: write it now and leave the rest of this
-      // connection's input for the next wake-up (the socket stays readable),
-      // so one sender cannot make a turn, and the next read, ever longer.
-      FlushIfDue();
-      return;
-    }
+    // A read that fanned out a lot is written now, and the rest of this
+    // connection's input waits for the next wake-up (the socket stays
+    // readable), so one sender cannot make a turn, and the next read, ever
+    // longer.
+    if (FlushIfDue()) return;
     if (c->closed() || (c->flags & Connection::kReadPaused)) return;
     if (size_t(n) < opts_.read_buffer) return;
   }

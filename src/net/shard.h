@@ -134,12 +134,12 @@ class Shard {
   // flush_budget; for handlers that fan one input out to many connections,
   // called between inputs (never while iterating their own state, since a
   // failed write closes a connection). The connection being read is left for
-  // the end of its read.
-  void FlushIfDue() {
-    if (unflushed_ >= opts_.flush_budget) {
-      metrics_.early_flushes_total.Add();
-      FlushDirty();
-    }
+  // the end of its read. Returns whether it wrote.
+  bool FlushIfDue() {
+    if (unflushed_ < opts_.flush_budget) return false;
+    metrics_.early_flushes_total.Add();
+    FlushDirty();
+    return true;
   }
   // Stops accepting output, writes what is queued (for at most drain_ms),
   // then shuts the write side and reads until the peer closes or linger_ms

@@ -12,25 +12,6 @@
 namespace longlink::test {
 namespace {
 
-// Sums every sample of `name` (any labels) in a Prometheus text body.
-double SumMetric(const std::string& body, const std::string& name) {
-  double sum = 0;
-  size_t pos = 0;
-  while (pos < body.size()) {
-    size_t eol = body.find('\n', pos);
-    if (eol == std::string::npos)
-      eol = body.size();
-    std::string line = body.substr(pos, eol - pos);
-    pos = eol + 1;
-    if (StartsWith(line, name) && line.size() > name.size() &&
-        (line[name.size()] == '{' || line[name.size()] == ' ')) {
-      size_t sp = line.rfind(' ');
-      sum += std::stod(line.substr(sp + 1));
-    }
-  }
-  return sum;
-}
-
 // True if some sample line is `name` followed by labels or a space.
 bool HasMetric(const std::string& body, const std::string& name) {
   for (size_t pos = body.find(name); pos != std::string::npos; pos = body.find(name, pos + 1)) {

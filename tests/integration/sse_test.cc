@@ -73,22 +73,6 @@ void CheckHttpError(int status, const HttpResponse& r, int want_status, std::str
 
 std::string Ping(int64_t id) { return R"({"t":"ping","id":)" + std::to_string(id) + "}"; }
 
-// Sums a per-shard counter of GET /metrics.
-int64_t MetricSum(uint16_t port, std::string_view name) {
-  HttpResponse r;
-  if (!Fetch(port, "GET", "/metrics", &r))
-    return -1;
-  int64_t sum = 0;
-  std::string prefix = "longlink_" + std::string(name) + "{";
-  size_t pos = 0;
-  while ((pos = r.body.find(prefix, pos)) != std::string::npos) {
-    size_t sp = r.body.find(' ', pos);
-    sum += atoll(r.body.c_str() + sp + 1);
-    pos = sp;
-  }
-  return sum;
-}
-
 TEST_CASE("sse: GET /sse answers an event stream whose first event is the welcome") {
   Secrets s;
   Server srv(MsgArgs(s));
@@ -408,8 +392,8 @@ TEST_CASE("sse: POST /send works from any connection on any shard") {
     Json ack = MustId(a, i);
     CheckAck(ack, i, "d:alice:bob", i + 1, "c" + std::to_string(i));
   }
-  CHECK(MetricSum(srv.port(), "sse_posts_forwarded_total") > 0);
-  CHECK(MetricSum(srv.port(), "sse_posts_total") == kConns);
+  CHECK(FetchMetricSum(srv.port(), "sse_posts_forwarded_total") > 0);
+  CHECK(FetchMetricSum(srv.port(), "sse_posts_total") == kConns);
   for (int i = 0; i < kConns; ++i) CHECK(MustPush(b, "d:alice:bob").Int("seq") == i + 1);
 }
 
@@ -570,7 +554,7 @@ TEST_CASE("sse: a stream that is not read is a slow consumer, ended with 4008") 
     CHECK(m.Int("seq") == prev + 1);
     prev = m.Int("seq");
   }
-  CHECK(MetricSum(srv.port(), "slow_consumer_closes_total") == 1);
+  CHECK(FetchMetricSum(srv.port(), "slow_consumer_closes_total") == 1);
 }
 
 TEST_CASE("sse: /sse is GET only, /send POST only and --max-conns counts streams") {

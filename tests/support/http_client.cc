@@ -22,6 +22,31 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
+double SumMetric(const std::string& body, const std::string& name) {
+  double sum = 0;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t eol = body.find('\n', pos);
+    if (eol == std::string::npos)
+      eol = body.size();
+    std::string line = body.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (StartsWith(line, name) && line.size() > name.size() &&
+        (line[name.size()] == '{' || line[name.size()] == ' ')) {
+      size_t sp = line.rfind(' ');
+      sum += std::stod(line.substr(sp + 1));
+    }
+  }
+  return sum;
+}
+
+int64_t FetchMetricSum(uint16_t port, std::string_view name) {
+  HttpResponse r;
+  if (!Fetch(port, "GET", "/metrics", &r))
+    return -1;
+  return int64_t(SumMetric(r.body, "longlink_" + std::string(name)));
+}
+
 std::string HttpResponse::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
     if (EqualsIgnoreCase(k, name))

@@ -60,4 +60,9 @@ bool Fetch(uint16_t port, std::string_view method, std::string_view target, Http
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWith(std::string_view s, std::string_view prefix);
 
+// Sums every sample of `name` (any labels) in a Prometheus text body.
+double SumMetric(const std::string& body, const std::string& name);
+// GET /metrics and SumMetric of "longlink_" + name; -1 if the fetch failed.
+int64_t FetchMetricSum(uint16_t port, std::string_view name);
+
 }  // namespace longlink::test
