@@ -32,8 +32,8 @@ Hub::~Hub() {
   for (auto& [token, g] : syncs_) delete g.op;
   for (auto& [name, u] : users_) {
     if (!u.dedup) continue;
-    for (auto& [cmid, e] : u.dedup->entries) {
-      for (Op* op : e.waiting) delete op;
+    for (auto& [cmid, waiting] : u.dedup->inflight) {
+      for (Op* op : waiting) delete op;
     }
   }
 }
@@ -69,13 +69,9 @@ void Hub::Adopt(Recovered&& r) {
     DedupSeed& d = r.dedup[i];
     UserState& u = users_[d.user];
     if (!u.dedup) u.dedup = std::make_unique<Dedup>();
-    auto [it, fresh] = u.dedup->entries.try_emplace(d.cmid);
-    if (!fresh) continue;
-    it->second.done = true;
-    it->second.conv = std::move(d.conv);
-    it->second.seq = d.seq;
-    it->second.ts = d.ts;
-    u.dedup->order.emplace_back(d.ts, std::move(d.cmid));
+    DedupWindow::Entry e;
+    if (u.dedup->done.Find(d.cmid, &e)) continue;  // the first one wins
+    u.dedup->done.Add(d.cmid, d.conv, d.seq, d.ts);
   }
   for (auto& [user, conv] : r.conv_index) users_[user].convs.insert(std::move(conv));
 }

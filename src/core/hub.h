@@ -33,6 +33,7 @@
 
 #include "net/mailbox.h"
 #include "net/shard.h"
+#include "core/dedup_window.h"
 #include "core/engine.h"
 #include "core/ops.h"
 #include "core/timer_wheel.h"
@@ -188,16 +189,11 @@ class Hub : public EngineListener {
   void FreeSlot(ConnRef ref);
 
   // U side (hub_user.cc).
-  struct DedupEntry {
-    std::string conv;
-    uint64_t seq = 0;
-    int64_t ts = 0;
-    bool done = false;
-    std::vector<Op*> waiting;  // repeats that arrived while the first was in flight
-  };
   struct Dedup {
-    std::unordered_map<std::string, DedupEntry> entries;
-    std::deque<std::pair<int64_t, std::string>> order;  // (ts, cmid), for expiry
+    DedupWindow done;  // stored sends: cmid -> (conv, seq, ts), 24 hours
+    // Sends on their way to the conversation owner, with the repeats that
+    // arrived meanwhile (answered when the first is stored).
+    std::unordered_map<std::string, std::vector<Op*>> inflight;
   };
   // Kept small for idle users: a few devices in a vector, the dedup window
   // allocated on the first send.
@@ -219,8 +215,7 @@ class Hub : public EngineListener {
   void OnSyncPart(SyncPart* p);
   void StartSync(Op* op);
   void FinishSync(uint64_t token);
-  void AnswerDup(Op* op, const DedupEntry& e);
-  void ExpireDedup(Dedup& d, int64_t now_ms);
+  void AnswerDup(Op* op, const DedupWindow::Entry& e);
   void Broadcast(const SessionMsg& m, int kind);
 
   // A side (hub_conv.cc).

@@ -27,15 +27,16 @@ void Hub::OnUserOp(Op* op) {
       if (op->ephemeral) break;  // not deduplicated
       UserState& u = users_[op->user];
       if (!u.dedup) u.dedup = std::make_unique<Dedup>();
-      ExpireDedup(*u.dedup, int64_t(WallMs()));
-      auto [it, fresh] = u.dedup->entries.try_emplace(op->cmid);
+      u.dedup->done.Expire(int64_t(WallMs()) - kDedupWindowMs);
+      DedupWindow::Entry e;
+      if (u.dedup->done.Find(op->cmid, &e)) {
+        AnswerDup(op, e);
+        delete op;
+        return;
+      }
+      auto [it, fresh] = u.dedup->inflight.try_emplace(op->cmid);
       if (!fresh) {
-        if (it->second.done) {
-          AnswerDup(op, it->second);
-          delete op;
-        } else {
-          it->second.waiting.push_back(op);  // answered when the first is stored
-        }
+        it->second.push_back(op);  // answered when the first is stored
         return;
       }
       break;
@@ -58,40 +59,29 @@ void Hub::OnUserOp(Op* op) {
   Post(ConvOwner(op->conv), op);
 }
 
-void Hub::AnswerDup(Op* op, const DedupEntry& e) {
+void Hub::AnswerDup(Op* op, const DedupWindow::Entry& e) {
   SendAck(op, e.conv, e.seq, e.ts, true);
 }
 
 void Hub::OnDedupRecord(DedupRecord* r) {
   UserState& u = users_[r->user];
   if (!u.dedup) return;
-  auto it = u.dedup->entries.find(r->cmid);
-  if (it == u.dedup->entries.end()) return;
-  DedupEntry& e = it->second;
+  auto it = u.dedup->inflight.find(r->cmid);
+  if (it == u.dedup->inflight.end()) return;
   std::vector<Op*> waiting;
-  waiting.swap(e.waiting);
+  waiting.swap(it->second);
+  u.dedup->inflight.erase(it);
   if (!r->ok) {
     // The send was refused (forbidden, not_found, storage failure): forget
     // the cmid, and let the repeats that waited try on their own.
-    u.dedup->entries.erase(it);
     for (Op* op : waiting) OnUserOp(op);
     return;
   }
-  e.done = true;
-  e.conv = r->conv;
-  e.seq = r->seq;
-  e.ts = r->ts;
-  u.dedup->order.emplace_back(r->ts, r->cmid);
+  u.dedup->done.Add(r->cmid, r->conv, r->seq, r->ts);
+  const DedupWindow::Entry e{r->conv, r->seq, r->ts};
   for (Op* op : waiting) {
     AnswerDup(op, e);
     delete op;
-  }
-}
-
-void Hub::ExpireDedup(Dedup& d, int64_t now_ms) {
-  while (!d.order.empty() && now_ms - d.order.front().first > kDedupWindowMs) {
-    d.entries.erase(d.order.front().second);
-    d.order.pop_front();
   }
 }
 
