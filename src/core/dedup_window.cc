@@ -73,6 +73,11 @@ void DedupWindow::Add(std::string_view cmid, std::string_view conv, uint64_t seq
   next_++;
 }
 
+void DedupWindow::Reserve(size_t n) {
+  if (n > ring_cap_) ResizeRing(std::bit_ceil(n));
+  if (n * 4 > slots_.size() * 3) Rebuild(std::max(kMinSlots, std::bit_ceil(n * 4 / 3 + 1)));
+}
+
 void DedupWindow::Expire(int64_t cutoff_ms) {
   bool dropped = false;
   while (!empty() && RecAt(first_).ts < cutoff_ms) {

@@ -46,6 +46,9 @@ class DedupWindow {
   // from the oldest insertion.
   void Add(std::string_view cmid, std::string_view conv, uint64_t seq, int64_t ts);
 
+  // Makes room for n entries in all (a recovery knows how many it adds).
+  void Reserve(size_t n);
+
   // Drops the entries with ts < cutoff_ms, oldest insertion first (stops at
   // the first one still inside).
   void Expire(int64_t cutoff_ms);

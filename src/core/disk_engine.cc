@@ -525,7 +525,7 @@ struct Builder {
   int shards = 1;
   int64_t dedup_after_ms = 0;
   std::unordered_map<std::string, std::unique_ptr<ConvState>, StringHash, std::equal_to<>> convs;
-  std::vector<std::vector<DedupSeed>> dedup;  // by the user's owner shard
+  std::unordered_map<std::string, DedupSeeds, StringHash, std::equal_to<>> dedup;  // by user
 
   ConvState& Get(std::string_view id) {
     auto it = convs.find(id);
@@ -542,8 +542,10 @@ struct Builder {
   void AddDedup(std::string_view from, std::string_view cmid, std::string_view conv,
                 uint64_t seq, uint64_t ts) {
     if (int64_t(ts) < dedup_after_ms) return;
-    dedup[size_t(UserOwner(from))].push_back(
-        DedupSeed{std::string(from), std::string(cmid), std::string(conv), seq, int64_t(ts)});
+    if (cmid.size() > proto::kMaxIdLen || conv.size() > proto::kMaxConvLen) return;  // not ours
+    auto it = dedup.find(from);
+    if (it == dedup.end()) it = dedup.emplace(std::string(from), DedupSeeds{}).first;
+    it->second.Add(cmid, conv, seq, int64_t(ts));
   }
 
   void Visit(uint64_t pos, uint8_t type, std::string_view payload) {
@@ -647,7 +649,6 @@ Status RecoverLog(storage::Store* store, int nshards, std::vector<Recovered>* ou
     b.partitions = P;
     b.shards = nshards;
     b.dedup_after_ms = now - kDedupWindowMs;
-    b.dedup.resize(size_t(nshards));
     for (uint32_t p = uint32_t(shard); p < P; p += uint32_t(nshards)) {
       auto pt0 = std::chrono::steady_clock::now();
       storage::RecoveryStats st;
@@ -702,11 +703,10 @@ Status RecoverLog(storage::Store* store, int nshards, std::vector<Recovered>* ou
       }
       (*out)[size_t(c->partition % uint32_t(nshards))].convs.push_back(std::move(c));
     }
-    for (int u = 0; u < nshards; u++) {
-      auto& d = b.dedup[size_t(u)];
-      auto& dst = (*out)[size_t(u)].dedup;
-      dst.insert(dst.end(), std::make_move_iterator(d.begin()), std::make_move_iterator(d.end()));
+    for (auto& [user, seeds] : b.dedup) {
+      (*out)[size_t(b.UserOwner(user))].dedup.emplace_back(user, std::move(seeds));
     }
+    b.dedup.clear();
     total.bytes += stats[size_t(i)].bytes;
     total.records += stats[size_t(i)].records;
     total.segments += stats[size_t(i)].segments;

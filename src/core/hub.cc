@@ -59,19 +59,46 @@ void Hub::Adopt(Recovered&& r) {
     std::string id = c->id;
     convs_[id] = std::move(c);
   }
-  // Oldest first, so that the expiry order holds (sorting indices: the
-  // seeds are large).
-  std::vector<uint32_t> order(r.dedup.size());
-  for (size_t i = 0; i < order.size(); i++) order[i] = uint32_t(i);
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return r.dedup[a].ts < r.dedup[b].ts; });
-  for (uint32_t i : order) {
-    DedupSeed& d = r.dedup[i];
-    UserState& u = users_[d.user];
+  // Each user's entries oldest first, so that the window's expiry order
+  // (oldest insertion first) holds: the lists of one user (one per recovery
+  // thread, each in log order) merged by ts.
+  auto& seeds = r.dedup;
+  std::sort(seeds.begin(), seeds.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  struct Ref {
+    int64_t ts;
+    uint32_t list, idx;
+  };
+  std::vector<Ref> order;
+  for (size_t i = 0; i < seeds.size();) {
+    size_t j = i, total = 0;
+    for (; j < seeds.size() && seeds[j].first == seeds[i].first; j++) {
+      total += seeds[j].second.recs.size();
+    }
+    order.clear();
+    order.reserve(total);
+    for (size_t k = i; k < j; k++) {
+      const auto& recs = seeds[k].second.recs;
+      for (uint32_t x = 0; x < recs.size(); x++) order.push_back(Ref{recs[x].ts, uint32_t(k), x});
+    }
+    if (!std::is_sorted(order.begin(), order.end(),
+                        [](const Ref& a, const Ref& b) { return a.ts < b.ts; })) {
+      std::stable_sort(order.begin(), order.end(),
+                       [](const Ref& a, const Ref& b) { return a.ts < b.ts; });
+    }
+    UserState& u = users_[seeds[i].first];
     if (!u.dedup) u.dedup = std::make_unique<Dedup>();
-    DedupWindow::Entry e;
-    if (u.dedup->done.Find(d.cmid, &e)) continue;  // the first one wins
-    u.dedup->done.Add(d.cmid, d.conv, d.seq, d.ts);
+    DedupWindow& w = u.dedup->done;
+    w.Reserve(w.size() + total);
+    for (const Ref& ref : order) {
+      const DedupSeeds& s = seeds[ref.list].second;
+      const DedupSeeds::Rec& rec = s.recs[ref.idx];
+      DedupWindow::Entry e;
+      if (w.Find(s.cmid(rec), &e)) continue;  // the first one wins
+      w.Add(s.cmid(rec), s.conv(rec), rec.seq, rec.ts);
+    }
+    for (size_t k = i; k < j; k++) seeds[k].second = DedupSeeds{};  // free as we go
+    i = j;
   }
   for (auto& [user, conv] : r.conv_index) users_[user].convs.insert(std::move(conv));
 }

@@ -53,14 +53,32 @@ struct Options {
 
 // What recovery (core/disk_engine.h) found for one shard: the conversations
 // it owns, and the cmids and conversation lists of the users it owns.
-struct DedupSeed {
-  std::string user, cmid, conv;
-  uint64_t seq = 0;
-  int64_t ts = 0;
+// One user's cmids found in the log, in log order. Compact (32 B plus the
+// bytes per entry, no allocation per entry): a big log holds millions.
+struct DedupSeeds {
+  struct Rec {
+    int64_t ts;
+    uint64_t seq;
+    uint64_t off;  // cmid then conv bytes at `off` in `bytes`
+    uint8_t cmid_len, conv_len;
+  };
+  std::vector<Rec> recs;
+  std::string bytes;
+
+  void Add(std::string_view cmid, std::string_view conv, uint64_t seq, int64_t ts) {
+    recs.push_back(Rec{ts, seq, bytes.size(), uint8_t(cmid.size()), uint8_t(conv.size())});
+    bytes.append(cmid);
+    bytes.append(conv);
+  }
+  std::string_view cmid(const Rec& r) const { return {bytes.data() + r.off, r.cmid_len}; }
+  std::string_view conv(const Rec& r) const {
+    return {bytes.data() + r.off + r.cmid_len, r.conv_len};
+  }
 };
 struct Recovered {
   std::vector<std::unique_ptr<ConvState>> convs;
-  std::vector<DedupSeed> dedup;
+  // (user, seeds); a user appears once per recovery thread that found some.
+  std::vector<std::pair<std::string, DedupSeeds>> dedup;
   std::vector<std::pair<std::string, std::string>> conv_index;  // (user, conv)
 };
 

@@ -236,17 +236,20 @@ TEST_CASE("disk engine: recovery rebuilds seqs, cursors, groups, cmids and conve
   CHECK(g.members == std::unordered_set<std::string>{"alice", "carol", "dave"});
   CHECK(g.last_seq == 1);
   // Every cmid of the last 24 h, with its seq and ts.
-  auto& seeds = r.recovered[0].dedup;
-  CHECK(seeds.size() == 131);
+  size_t seeds = 0;
   bool found = false;
-  for (auto& s : seeds) {
-    if (s.user == "alice" && s.cmid == "m5") {
-      found = true;
-      CHECK(s.conv == "d:alice:bob");
-      CHECK(s.seq == 5);
-      CHECK(s.ts == ts_of_5);
+  for (auto& [user, s] : r.recovered[0].dedup) {
+    seeds += s.recs.size();
+    for (auto& rec : s.recs) {
+      if (user == "alice" && s.cmid(rec) == "m5") {
+        found = true;
+        CHECK(s.conv(rec) == "d:alice:bob");
+        CHECK(rec.seq == 5);
+        CHECK(rec.ts == ts_of_5);
+      }
     }
   }
+  CHECK(seeds == 131);
   CHECK(found);
   auto& idx = r.recovered[0].conv_index;
   auto has = [&](const char* u, const char* conv) {
@@ -367,8 +370,9 @@ TEST_CASE("disk engine: retention drops old segments after a snapshot that recov
   // The cmids of dropped messages are still deduplicated (24 h window).
   size_t alice = 0;
   std::set<std::string> cmids;
-  for (auto& s : r.recovered[0].dedup) {
-    if (s.user == "alice") cmids.insert(s.cmid);
+  for (auto& [user, s] : r.recovered[0].dedup) {
+    if (user != "alice") continue;
+    for (auto& rec : s.recs) cmids.insert(std::string(s.cmid(rec)));
   }
   alice = cmids.size();
   CHECK(alice == 200);
