@@ -522,6 +522,7 @@ namespace {
 
 struct Builder {
   uint32_t partitions = 0;
+  uint32_t version = storage::kLogVersion;
   int shards = 1;
   int64_t dedup_after_ms = 0;
   std::unordered_map<std::string, std::unique_ptr<ConvState>, StringHash, std::equal_to<>> convs;
@@ -533,12 +534,12 @@ struct Builder {
     auto c = std::make_unique<ConvState>();
     c->id = std::string(id);
     c->group = id.size() > 2 && id[0] == 'g';
-    c->partition = storage::PartitionOf(id.data(), id.size(), partitions);
+    c->partition = storage::PartitionOf(id, partitions, version);
     ConvState& ref = *c;
     convs.emplace(c->id, std::move(c));
     return ref;
   }
-  int UserOwner(std::string_view user) const { return int(StableHash(user) % uint64_t(shards)); }
+  int UserOwner(std::string_view user) const { return UserOwnerOf(user, shards); }
   void AddDedup(std::string_view from, std::string_view cmid, std::string_view conv,
                 uint64_t seq, uint64_t ts) {
     if (int64_t(ts) < dedup_after_ms) return;
@@ -647,6 +648,7 @@ Status RecoverLog(storage::Store* store, int nshards, std::vector<Recovered>* ou
   auto work = [&](int shard) {
     Builder& b = builders[size_t(shard)];
     b.partitions = P;
+    b.version = store->version();
     b.shards = nshards;
     b.dedup_after_ms = now - kDedupWindowMs;
     for (uint32_t p = uint32_t(shard); p < P; p += uint32_t(nshards)) {

@@ -49,6 +49,7 @@ struct Options {
   uint64_t max_body = 64 * 1024;
   size_t max_pending_pushes = 10000;  // per session, for redelivery
   uint32_t partitions = 8;            // of the log; a conversation's owner is its partition's
+  uint32_t log_version = storage::kLogVersion;  // the log's PartitionOf
 };
 
 // What recovery (core/disk_engine.h) found for one shard: the conversations
@@ -175,9 +176,9 @@ class Hub : public EngineListener {
 
  private:
   // Routing.
-  int UserOwner(std::string_view user) const { return int(StableHash(user) % uint64_t(n_)); }
+  int UserOwner(std::string_view user) const { return UserOwnerOf(user, n_); }
   int ConvOwner(std::string_view conv) const {
-    return int(storage::PartitionOf(conv.data(), conv.size(), opts_.partitions) % uint32_t(n_));
+    return int(storage::PartitionOf(conv, opts_.partitions, opts_.log_version) % uint32_t(n_));
   }
   void Post(int shard, net::ShardMsg* msg);
   void Dispatch(net::ShardMsg* msg);

@@ -64,7 +64,7 @@ ConvState& Hub::GetConv(const std::string& id) {
     p = std::make_unique<ConvState>();
     p->id = id;
     p->group = id.size() > 2 && id[0] == 'g';
-    p->partition = storage::PartitionOf(id.data(), id.size(), opts_.partitions);
+    p->partition = storage::PartitionOf(id, opts_.partitions, opts_.log_version);
   }
   return *p;
 }

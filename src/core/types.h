@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/hash.h"
+
 namespace longlink::core {
 
 // A connection on some shard: the shard, its slot in that shard's table and
@@ -29,14 +31,9 @@ struct Origin {
   bool http = false;  // an HTTP API request: reply as an HTTP response
 };
 
-// Stable across restarts and builds (FNV-1a 64), unlike std::hash.
-inline uint64_t StableHash(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
+// The shard that owns a user (U in ops.h). Not persisted: any --threads.
+inline int UserOwnerOf(std::string_view user, int shards) {
+  return int(StableHash(user) % uint64_t(shards));
 }
 
 // Lets unordered containers keyed by std::string be searched with a

@@ -63,6 +63,7 @@ Status Server::Start() {
   copts.heartbeat_ms = cfg_.heartbeat_s * 1000;
   copts.max_body = cfg_.max_body;
   copts.partitions = partitions;
+  if (store_) copts.log_version = store_->version();
   core::DiskOptions dopts;
   dopts.fsync = cfg_.fsync == FsyncMode::kAlways     ? core::FsyncPolicy::kAlways
                 : cfg_.fsync == FsyncMode::kInterval ? core::FsyncPolicy::kInterval

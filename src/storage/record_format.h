@@ -3,7 +3,7 @@
 //
 // Data directory (--data-dir):
 //
-//   LONGLINK            "longlink-log 1\npartitions <P>\n": written once, when
+//   LONGLINK            "longlink-log <V>\npartitions <P>\n": written once, when
 //                       the directory is created (tmp file, fsync, rename,
 //                       fsync of the directory). P never changes afterwards.
 //   p000/ .. p<P-1>/    one directory per partition.
@@ -14,9 +14,15 @@
 //                       byte, so position = base + offset in the file. A
 //                       record never spans two segments.
 //
-// A conversation lives in partition PartitionOf(conv, P) (FNV-1a 64 of its
-// id, mod P: fixed forever, it is part of the format), and a partition is
-// written by shard (partition mod --threads), so any --threads finds its data.
+// A conversation lives in partition PartitionOf(conv, P, version), and a
+// partition is written by shard (partition mod --threads), so any --threads
+// finds its data. The function is part of the format, named by the version
+// in LONGLINK:
+//   1  FNV-1a 64 of the id, mod P (directories of the first builds; its low
+//      bits follow the low bits of the bytes, so 100 chats "d:a<i>:b<i>"
+//      used 3 of 8 partitions, all owned by shard 0 of 2);
+//   2  the same through MurmurHash3's fmix64 finalizer, mod P (new
+//      directories).
 //
 // Record:
 //
@@ -63,6 +69,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
+
+#include "base/hash.h"
 
 namespace longlink::storage {
 
@@ -81,15 +90,12 @@ constexpr size_t kHeaderSize = 4 + 4 + 1;
 constexpr uint32_t kMaxPayload = 64u << 20;  // 64 MiB: far above any --max-message body
 
 constexpr const char* kMetaFile = "LONGLINK";
-constexpr const char* kMetaMagic = "longlink-log 1";
+constexpr const char* kMetaMagic = "longlink-log ";  // then the version
+constexpr uint32_t kLogVersion = 2;                  // of new directories
 
-// FNV-1a 64, mod P. Part of the format: never change it.
-inline uint32_t PartitionOf(const char* id, size_t n, uint32_t partitions) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) {
-    h ^= static_cast<unsigned char>(id[i]);
-    h *= 1099511628211ull;
-  }
+inline uint32_t PartitionOf(std::string_view id, uint32_t partitions, uint32_t version) {
+  uint64_t h = Fnv1a64(id);
+  if (version >= 2) h = Mix64(h);
   return uint32_t(h % partitions);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "base/log.h"
 
@@ -27,34 +28,44 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
       dirs = std::max(dirs, i + 1);
     }
   }
+  uint32_t version = kLogVersion;
   if (env->Exists(meta_path)) {
     std::string meta;
     s = env->ReadSmallFile(meta_path, &meta);
     if (!s.ok()) return s;
-    unsigned p = 0;
-    char magic[64] = {0};
-    if (std::sscanf(meta.c_str(), "%63[^\n]\npartitions %u", magic, &p) == 2 &&
-        std::strcmp(magic, kMetaMagic) == 0 && p > 0 && p <= 1000 && p >= dirs) {
+    const bool ours = meta.compare(0, std::strlen(kMetaMagic), kMetaMagic) == 0;
+    unsigned v = 0, p = 0;
+    const int got = ours ? std::sscanf(meta.c_str() + std::strlen(kMetaMagic),
+                                       "%u\npartitions %u", &v, &p)
+                         : 0;
+    if (got >= 1 && v > kLogVersion) {
+      return Status::Invalid(meta_path + ": log format version " + std::to_string(v) +
+                             " is newer than this build's (" + std::to_string(kLogVersion) +
+                             ")");
+    }
+    if (got == 2 && v >= 1 && p > 0 && p <= 1000 && p >= dirs) {
       partitions = p;
-    } else if (dirs > 0 && meta.compare(0, std::strlen(kMetaMagic), kMetaMagic) == 0) {
+      version = v;
+    } else if (ours && dirs > 0) {
       // Our file, cut or with garbage: the partition directories say how
       // many there are (all of them are created with the file).
       partitions = dirs;
-      LL_WARN("log: %s is damaged; %u partitions found, rewriting it", meta_path.c_str(),
-              partitions);
+      if (got >= 1 && v >= 1) version = v;
+      LL_WARN("log: %s is damaged; %u partitions found, version %u, rewriting it",
+              meta_path.c_str(), partitions, version);
     } else {
       return Status::Invalid(meta_path + " is not a longlink log description");
     }
   } else if (dirs > 0) {
     partitions = dirs;
-    LL_WARN("log: %s is missing; %u partitions found, rewriting it", meta_path.c_str(),
-            partitions);
+    LL_WARN("log: %s is missing; %u partitions found, assuming version %u, rewriting it",
+            meta_path.c_str(), partitions, version);
   } else {
     partitions = new_partitions == 0 ? 8 : new_partitions;
   }
   {
     char meta[128];
-    std::snprintf(meta, sizeof(meta), "%s\npartitions %u\n", kMetaMagic, partitions);
+    std::snprintf(meta, sizeof(meta), "%s%u\npartitions %u\n", kMetaMagic, version, partitions);
     std::string cur;
     if (!env->Exists(meta_path) || !env->ReadSmallFile(meta_path, &cur).ok() || cur != meta) {
       // Partition directories first, so that a LONGLINK file always has them.
@@ -71,6 +82,7 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
     }
   }
   std::unique_ptr<Store> st(new Store(env, dir));
+  st->version_ = version;
   for (uint32_t i = 0; i < partitions; i++) {
     char name[16];
     std::snprintf(name, sizeof(name), "p%03u", i);

@@ -85,7 +85,7 @@ struct Rig {
       p = std::make_unique<ConvState>();
       p->id = id;
       p->group = id[0] == 'g';
-      p->partition = storage::PartitionOf(id.data(), id.size(), store->partitions());
+      p->partition = storage::PartitionOf(id, store->partitions(), store->version());
     }
     return *p;
   }

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -381,8 +382,69 @@ TEST_CASE("store: partition count fixed at creation, bad description refused") {
   auto st = Store::Open(PosixEnv(), d.path() + "/data", 3, 1 << 20);
   CHECK_FALSE(st.ok());
   // Partition of an id: stable, in range.
-  CHECK(PartitionOf("d:alice:bob", 11, 16) == PartitionOf("d:alice:bob", 11, 16));
-  CHECK(PartitionOf("d:alice:bob", 11, 16) < 16);
+  CHECK(PartitionOf("d:alice:bob", 16, 2) == PartitionOf("d:alice:bob", 16, 2));
+  CHECK(PartitionOf("d:alice:bob", 16, 2) < 16);
+}
+
+TEST_CASE("store: PartitionOf is fixed per format version and version 2 spreads patterned ids") {
+  // Version 1 is plain FNV-1a 64 mod P: these values are on disk in the
+  // directories of the first builds and must never change.
+  CHECK(PartitionOf("d:alice:bob", 8, 1) == Fnv1a64("d:alice:bob") % 8);
+  CHECK(Fnv1a64("") == 1469598103934665603ull);
+  CHECK(Fnv1a64("a") == 4953267810257967366ull);  // pinned: base/hash.h says why not FNV's
+  CHECK(PartitionOf("d:alice:bob", 8, 2) == Mix64(Fnv1a64("d:alice:bob")) % 8);
+  // 100 direct chats of the load generator's shape: version 1 put them in 3
+  // of 8 partitions; version 2 uses every partition, none with more than
+  // twice its share.
+  std::vector<int> v1(8), v2(8);
+  for (int i = 0; i < 100; i++) {
+    std::string id = "d:a" + std::to_string(i) + ":b" + std::to_string(i);
+    v1[PartitionOf(id, 8, 1)]++;
+    v2[PartitionOf(id, 8, 2)]++;
+  }
+  CHECK(std::count(v1.begin(), v1.end(), 0) >= 4);  // the flaw version 2 fixes
+  for (int n : v2) CHECK(n > 0);
+  for (int n : v2) CHECK(n <= 25);
+}
+
+TEST_CASE("store: LONGLINK carries the format version; old directories keep theirs") {
+  TempDir d;
+  std::string dir = d.path() + "/data";
+  {
+    auto st = Store::Open(PosixEnv(), dir, 4, 1 << 20);
+    REQUIRE(st.ok());
+    CHECK(st.value()->version() == kLogVersion);
+  }
+  std::string meta;
+  meta.clear();  // (ReadSmallFile appends)
+  REQUIRE(PosixEnv()->ReadSmallFile(dir + "/LONGLINK", &meta).ok());
+  CHECK(meta == "longlink-log 2\npartitions 4\n");
+  // A directory of the first builds.
+  REQUIRE(PosixEnv()->WriteFileAtomic(dir + "/LONGLINK", "longlink-log 1\npartitions 4\n").ok());
+  {
+    auto st = Store::Open(PosixEnv(), dir, 8, 1 << 20);
+    REQUIRE(st.ok());
+    CHECK(st.value()->version() == 1);
+    CHECK(st.value()->partitions() == 4);
+  }
+  meta.clear();  // (ReadSmallFile appends)
+  REQUIRE(PosixEnv()->ReadSmallFile(dir + "/LONGLINK", &meta).ok());
+  CHECK(meta == "longlink-log 1\npartitions 4\n");  // left as it was
+  // Damaged after the version: the version is kept.
+  REQUIRE(PosixEnv()->WriteFileAtomic(dir + "/LONGLINK", "longlink-log 1\npart").ok());
+  {
+    auto st = Store::Open(PosixEnv(), dir, 8, 1 << 20);
+    REQUIRE(st.ok());
+    CHECK(st.value()->version() == 1);
+    CHECK(st.value()->partitions() == 4);
+  }
+  // From a newer build: refused, not rewritten.
+  REQUIRE(PosixEnv()->WriteFileAtomic(dir + "/LONGLINK", "longlink-log 9\npartitions 4\n").ok());
+  auto st = Store::Open(PosixEnv(), dir, 8, 1 << 20);
+  CHECK_FALSE(st.ok());
+  meta.clear();  // (ReadSmallFile appends)
+  REQUIRE(PosixEnv()->ReadSmallFile(dir + "/LONGLINK", &meta).ok());
+  CHECK(meta == "longlink-log 9\npartitions 4\n");
 }
 
 TEST_CASE("store: a cut or missing LONGLINK file is rebuilt from the partition directories") {
