@@ -377,3 +377,42 @@ TEST_CASE("disk engine: retention drops old segments after a snapshot that recov
   alice = cmids.size();
   CHECK(alice == 200);
 }
+
+TEST_CASE("disk engine: a version-1 directory keeps its partition placement across restarts") {
+  TempDir d;
+  { Rig r(d.path()); }  // creates a version-2 directory with 4 partitions
+  REQUIRE(storage::PosixEnv()
+              ->WriteFileAtomic(d.path() + "/LONGLINK", "longlink-log 1\npartitions 4\n")
+              .ok());
+  // Ids whose partition differs between the versions.
+  std::vector<std::string> ids;
+  for (int i = 0; ids.size() < 3 && i < 1000; i++) {
+    std::string id = "d:a" + std::to_string(i) + ":b" + std::to_string(i);
+    if (storage::PartitionOf(id, 4, 1) != storage::PartitionOf(id, 4, 2)) ids.push_back(id);
+  }
+  REQUIRE(ids.size() == 3);
+  {
+    Rig r(d.path());
+    REQUIRE(r.store->version() == 1);
+    for (const std::string& id : ids) {
+      ConvState& c = r.Conv(id);
+      CHECK(c.partition == storage::PartitionOf(id, 4, 1));
+      for (int i = 1; i <= 5; i++) r.Send(c, "alice", id + "-" + std::to_string(i), Body(uint64_t(i)));
+    }
+    r.engine->Flush();
+    r.RunUntil(15);
+    REQUIRE(r.listener.durable.size() == 15);
+  }
+  Rig r(d.path());
+  CHECK(r.store->version() == 1);
+  for (const std::string& id : ids) {
+    CAPTURE(id);
+    REQUIRE(r.convs.count(id) == 1);
+    ConvState& c = *r.convs[id];
+    CHECK(c.partition == storage::PartitionOf(id, 4, 1));
+    CHECK(c.last_seq == 5);
+    auto page = ReadRange(r, c, 1, 5, 100, false);
+    CHECK(page.size() == 5);
+    Release(page);
+  }
+}
