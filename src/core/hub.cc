@@ -28,7 +28,7 @@ Hub::Hub(net::Shard* shard, int nshards, const Options& opts, Sink* sink,
 }
 
 Hub::~Hub() {
-  for (Pending* p : free_pending_) delete p;
+  for (PendingList* l : free_lists_) delete l;
   for (auto& [token, g] : syncs_) delete g.op;
   for (auto& [name, u] : users_) {
     if (!u.dedup) continue;

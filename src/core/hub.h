@@ -93,7 +93,7 @@ class Sink {
   virtual void HttpRespond(void* conn, int status, std::string_view json) = 0;
 };
 
-struct Pending;
+struct PendingList;
 
 // A WebSocket session on this shard (C side).
 struct Session {
@@ -101,26 +101,52 @@ struct Session {
   ConnRef self;
   void* conn = nullptr;
   std::vector<std::string> watching;
-  // Pushes not yet covered by a recv, per conversation, each list in seq
-  // order. A session has few conversations in flight at once, so a vector
-  // searched in order beats a hash map here, and it keeps its capacity: a
-  // push and the recv that covers it allocate nothing.
-  struct PendingList {
-    std::string conv;
-    Pending* head = nullptr;
-    Pending* tail = nullptr;
-  };
-  std::vector<PendingList> pending;
+  // Pushes not yet covered by a recv, one list per conversation in flight
+  // (a session has few at once, so a vector searched in order beats a hash
+  // map). The lists come from the hub's pool and keep their capacity: a push
+  // and the recv that covers it allocate nothing.
+  std::vector<PendingList*> pending;
   size_t pending_count = 0;
 };
 
-struct Pending {
-  TimerNode timer;
+// One push awaiting its recv.
+struct PendingPush {
+  net::SharedBuf* frame;  // a reference held
+  uint64_t seq;
+  uint64_t due_ms;       // when it is resent if still unacknowledged
+  uint64_t interval_ms;  // the current backoff (PROTOCOL.md 5)
+};
+
+// A session's unacknowledged pushes of one conversation, in seq order (the
+// order they were written), in a ring; one wheel timer per list, not per
+// push. The timer is lazy: a recv that pops entries leaves it where it is;
+// when it fires, the list is scanned, what is due is resent, and the timer
+// goes to the earliest due left, but no sooner than max(one tick,
+// ack_timeout / 8) from now: a list that is never acknowledged then costs
+// one scan per ack_timeout / 8, not one per tick, and a resend is late by
+// at most that much (12.5%).
+struct PendingList : TimerNode {  // the wheel hands back the TimerNode
   Session* session = nullptr;
-  net::SharedBuf* frame = nullptr;
-  Pending* next = nullptr;  // in its Session::PendingList
-  uint64_t seq = 0;
-  uint64_t interval_ms = 0;
+  std::string conv;
+  std::vector<PendingPush> ring;  // a power of two, or empty
+  size_t head = 0, count = 0;
+
+  PendingPush& at(size_t i) { return ring[(head + i) & (ring.size() - 1)]; }
+  PendingPush& front() { return ring[head]; }
+  void push_back(const PendingPush& p) {
+    if (count == ring.size()) {
+      std::vector<PendingPush> bigger(ring.empty() ? 8 : ring.size() * 2);
+      for (size_t i = 0; i < count; i++) bigger[i] = at(i);
+      ring.swap(bigger);
+      head = 0;
+    }
+    ring[(head + count) & (ring.size() - 1)] = p;
+    count++;
+  }
+  void pop_front() {
+    head = (head + 1) & (ring.size() - 1);
+    count--;
+  }
 };
 
 struct PresenceEntry {
@@ -171,7 +197,7 @@ class Hub : public EngineListener {
   void OnStateDurable(Op* op, bool ok) override;
 
   int shard_id() const { return id_; }
-  uint64_t pending_pushes() const { return wheel_.size(); }
+  uint64_t pending_pushes() const { return pending_pushes_; }
   uint64_t redeliveries() const { return redeliveries_; }
 
  private:
@@ -200,6 +226,8 @@ class Hub : public EngineListener {
   void OnSessionDown(SessionMsg* m);
   void DropPending(Session* s, const std::string& conv, uint64_t upto);
   void DropAllPending(Session* s);
+  void ReleaseList(PendingList* l);
+  void OnPendingDue(PendingList* l, uint64_t now);
   void ArmTimer();
   static void OnTimer(uv_timer_t* t);
   void* ConnOf(ConnRef ref) const;
@@ -282,7 +310,8 @@ class Hub : public EngineListener {
   uv_timer_t timer_;
   bool timer_armed_ = false;
   bool stopped_ = false;
-  std::vector<Pending*> free_pending_;
+  std::vector<PendingList*> free_lists_;
+  uint64_t pending_pushes_ = 0;  // in all lists
   uint64_t redeliveries_ = 0;
   uint64_t session_counter_ = 0;
 

@@ -127,88 +127,104 @@ void Hub::OnPush(Push* p) {
     shard_->metrics().send_to_delivery.Observe(MonoNs() / 1000 - p->created_us, p->conns.size());
   }
   const uint64_t now = MonoMs();
+  const uint64_t interval = opts_.ack_timeout_ms;
   for (const ConnRef& ref : p->conns) {
     Session* s = SessionOf(ref);
     if (s == nullptr) continue;
-    // The recycled Pending is usually out of cache by now: start loading it
-    // while the frame is queued.
-    if (!free_pending_.empty()) __builtin_prefetch(free_pending_.back(), 1);
     sink_->WriteShared(s->conn, p->frame);
     if (p->seq == 0 || s->pending_count >= opts_.max_pending_pushes) continue;
-    Session::PendingList* list = nullptr;
-    for (auto& l : s->pending) {
-      if (l.conv == p->conv) {
-        list = &l;
+    PendingList* list = nullptr;
+    for (PendingList* l : s->pending) {
+      if (l->conv == p->conv) {
+        list = l;
         break;
       }
     }
     if (list == nullptr) {
-      list = &s->pending.emplace_back();
+      if (!free_lists_.empty()) {
+        list = free_lists_.back();
+        free_lists_.pop_back();
+      } else {
+        list = new PendingList();
+      }
+      list->session = s;
       list->conv = p->conv;
+      s->pending.push_back(list);
     }
     // Remember it for redelivery until a recv covers it.
-    Pending* pe;
-    if (!free_pending_.empty()) {
-      pe = free_pending_.back();
-      free_pending_.pop_back();
-    } else {
-      pe = new Pending();
-    }
-    pe->session = s;
-    pe->frame = p->frame;
-    pe->frame->Ref();
-    pe->seq = p->seq;
-    pe->interval_ms = opts_.ack_timeout_ms;
-    pe->next = nullptr;
-    if (list->tail != nullptr) {
-      list->tail->next = pe;
-    } else {
-      list->head = pe;
-    }
-    list->tail = pe;
+    p->frame->Ref();
+    list->push_back(PendingPush{p->frame, p->seq, now + interval, interval});
     s->pending_count++;
-    wheel_.Schedule(&pe->timer, now + pe->interval_ms);
+    pending_pushes_++;
+    if (!list->scheduled()) {
+      wheel_.Schedule(list, now + interval);
+    } else if (list->deadline_ms > now + interval) {
+      // Everything before it is backed off further than this one.
+      wheel_.Cancel(list);
+      wheel_.Schedule(list, now + interval);
+    }
   }
   ArmTimer();
 }
 
 void Hub::DropPending(Session* s, const std::string& conv, uint64_t upto) {
   for (size_t i = 0; i < s->pending.size(); i++) {
-    Session::PendingList& l = s->pending[i];
-    if (l.conv != conv) continue;
+    PendingList* l = s->pending[i];
+    if (l->conv != conv) continue;
     // Pushes of one conversation reach a connection in seq order, so the
     // covered ones are at the front.
-    while (l.head != nullptr && l.head->seq <= upto) {
-      Pending* pe = l.head;
-      l.head = pe->next;
-      wheel_.Cancel(&pe->timer);
-      pe->frame->Unref();
-      pe->frame = nullptr;
-      free_pending_.push_back(pe);
+    while (l->count > 0 && l->front().seq <= upto) {
+      l->front().frame->Unref();
+      l->pop_front();
       s->pending_count--;
+      pending_pushes_--;
     }
-    if (l.head == nullptr) {
+    if (l->count == 0) {
       // Swap-remove; the vector keeps its capacity for the next push.
-      if (i + 1 != s->pending.size()) l = std::move(s->pending.back());
+      s->pending[i] = s->pending.back();
       s->pending.pop_back();
+      ReleaseList(l);
     }
     return;
   }
 }
 
 void Hub::DropAllPending(Session* s) {
-  for (auto& l : s->pending) {
-    for (Pending* pe = l.head; pe != nullptr;) {
-      Pending* next = pe->next;
-      wheel_.Cancel(&pe->timer);
-      pe->frame->Unref();
-      pe->frame = nullptr;
-      free_pending_.push_back(pe);
-      pe = next;
+  for (PendingList* l : s->pending) {
+    while (l->count > 0) {
+      l->front().frame->Unref();
+      l->pop_front();
+      pending_pushes_--;
     }
+    ReleaseList(l);
   }
   s->pending.clear();
   s->pending_count = 0;
+}
+
+void Hub::ReleaseList(PendingList* l) {
+  if (l->scheduled()) wheel_.Cancel(l);
+  l->session = nullptr;
+  l->head = 0;
+  // Keep the ring for the next list unless a backlog made it big.
+  if (l->ring.size() > 1024) std::vector<PendingPush>().swap(l->ring);
+  free_lists_.push_back(l);
+}
+
+void Hub::OnPendingDue(PendingList* l, uint64_t now) {
+  uint64_t next = TimerWheel::kNever;
+  for (size_t i = 0; i < l->count; i++) {
+    PendingPush& p = l->at(i);
+    if (p.due_ms <= now) {
+      sink_->WriteShared(l->session->conn, p.frame);
+      redeliveries_++;
+      p.interval_ms = NextBackoff(p.interval_ms);
+      p.due_ms = now + p.interval_ms;
+    }
+    next = std::min(next, p.due_ms);
+  }
+  const uint64_t floor = now + std::max<uint64_t>(wheel_.tick_ms(), opts_.ack_timeout_ms / 8);
+  wheel_.Schedule(l, std::max(next, floor));
 }
 
 void Hub::ArmTimer() {
@@ -221,11 +237,7 @@ void Hub::OnTimer(uv_timer_t* t) {
   auto* self = static_cast<Hub*>(t->data);
   uint64_t now = MonoMs();
   self->wheel_.Advance(now, [&](TimerNode* node) {
-    auto* pe = reinterpret_cast<Pending*>(node);
-    self->sink_->WriteShared(pe->session->conn, pe->frame);
-    self->redeliveries_++;
-    pe->interval_ms = NextBackoff(pe->interval_ms);
-    self->wheel_.Schedule(&pe->timer, now + pe->interval_ms);
+    self->OnPendingDue(static_cast<PendingList*>(node), now);
   });
   if (self->wheel_.empty()) {
     uv_timer_stop(&self->timer_);

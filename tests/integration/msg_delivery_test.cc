@@ -111,6 +111,44 @@ TEST_CASE("msg: a recv covering only part of the pushes leaves the rest to redel
   LL_EXPECT_NO_FRAME(b, 3000ms);
 }
 
+TEST_CASE("msg: each unacknowledged push keeps its own redelivery time and backoff") {
+  // One list per conversation and one timer per list (hub.h): a push made
+  // after an earlier one was backed off is still resent one --ack-timeout
+  // after it was made, not when the earlier one is due.
+  Secrets s;
+  Server srv(MsgArgs(s, {"--ack-timeout", "1"}));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  MustSend(a, "u:bob", "c1");
+  CHECK(MustPush(b, "d:alice:bob").Int("seq") == 1);
+  auto t1 = Clock::now();
+  Json r1 = MustPush(b, "d:alice:bob", 5s);  // seq 1 again at ~1 s; next in ~2 s
+  CHECK(r1.Int("seq") == 1);
+  long long first = MsSince(t1);
+  MustSend(a, "u:bob", "c2");
+  CHECK(MustPush(b, "d:alice:bob").Int("seq") == 2);
+  auto t2 = Clock::now();
+  // Next: seq 2 at ~1 s after its push (before seq 1's ~2 s), then seq 1.
+  Json r2 = MustPush(b, "d:alice:bob", 5s);
+  long long second = MsSince(t2);
+  Json r3 = MustPush(b, "d:alice:bob", 5s);
+  long long third = MsSince(t2);
+  INFO("seq 1 resent after " << first << " ms; seq 2 after " << second << " ms; then seq "
+                             << r3.Int("seq") << " at " << third << " ms");
+  CHECK(first >= 700);
+  CHECK(first <= 2500);
+  CHECK(r2.Int("seq") == 2);
+  CHECK(second >= 700);
+  CHECK(second <= 1800);
+  CHECK(r3.Int("seq") == 1);
+  // Covering both stops both.
+  REQUIRE(b.Send(R"({"t":"recv","conv":"d:alice:bob","seq":2})"));
+  CheckReceipt(MustNext(a), "d:alice:bob", 2, "bob", "delivered");
+  LL_EXPECT_NO_FRAME(b, 4500ms);
+}
+
 TEST_CASE("msg: bob's recv sends alice a delivered receipt and bob's other devices one too") {
   Secrets s;
   Server srv(MsgArgs(s));
