@@ -48,4 +48,9 @@ class Histogram {
   uint64_t max_ = 0;
 };
 
+// Nanoseconds as microseconds, for printing percentiles.
+inline double Us(uint64_t ns) {
+  return double(ns) / 1000.0;
+}
+
 }  // namespace longlink::bench

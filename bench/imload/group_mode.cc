@@ -31,16 +31,6 @@
 #include "imload/im_conn.h"
 
 namespace longlink::imload {
-// The client, histogram and buffer are shared with the other load generator.
-using bench::ByteBuffer;
-using bench::FlushQueue;
-using bench::Histogram;
-using bench::MakeTarget;
-using bench::Target;
-using bench::WsClient;
-}  // namespace longlink::imload
-
-namespace longlink::imload {
 
 namespace {
 

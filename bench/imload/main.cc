@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/process.h"
 #include "imload/runtime.h"
 
 namespace {
@@ -90,7 +91,7 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
 
   CLI11_PARSE(app, argc, argv);
-  longlink::imload::RaiseFileLimit();
+  longlink::bench::RaiseFileLimit("imload");
   if (*chat_cmd)
     return longlink::imload::RunChat(chat);
   if (*group_cmd) {

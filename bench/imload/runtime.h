@@ -1,7 +1,8 @@
 // What every imload mode shares: the command-line options, the Loop that owns
-// the libuv loop with its flush queue, target and timers, CPU accounting (the
-// generator itself, the server under test with --server-pid, and the rest of
-// the machine), and error reporting. Single-threaded: one Loop per process.
+// the libuv loop with its flush queue, target and timers, and error
+// reporting. CPU accounting (the generator itself, the server under test with
+// --server-pid, and the rest of the machine) comes from bench/common/cpu.h.
+// Single-threaded: one Loop per process.
 #pragma once
 
 #include <cstdint>
@@ -10,16 +11,24 @@
 
 #include <uv.h>
 
+#include "common/cpu.h"
 #include "common/histogram.h"
+#include "common/process.h"
 #include "common/ws_client.h"
 
 namespace longlink::imload {
-// The client, histogram and buffer are shared with the other load generator.
+// The client, histogram, buffer and CPU accounting are shared with the other
+// load generator.
 using bench::ByteBuffer;
+using bench::CpuBetween;
+using bench::CpuSample;
+using bench::CpuUse;
 using bench::FlushQueue;
 using bench::Histogram;
 using bench::MakeTarget;
+using bench::SampleCpu;
 using bench::Target;
+using bench::Us;
 using bench::WsClient;
 }  // namespace longlink::imload
 
@@ -55,41 +64,15 @@ int RunChat(const Options& opts);
 int RunGroup(const Options& opts);
 int RunSessions(const Options& opts);
 
-// CPU seconds used so far by this process, by `server_pid` (0: none), and by
-// the whole machine (all cores: busy, and stolen by the hypervisor).
-struct CpuSample {
-  uint64_t wall_ns = 0;
-  double self_s = 0;
-  double server_s = -1;
-  double machine_busy_s = -1;
-  double machine_steal_s = 0;
-};
-CpuSample SampleCpu(int server_pid);
-
-// Percentages of one core between two samples (-1 when unknown).
-struct CpuUse {
-  double self_pct = -1;
-  double server_pct = -1;
-  double server_s = -1;   // CPU seconds the server used in the window
-  double other_pct = -1;  // everything else on the machine: the noise
-  double steal_pct = -1;
-};
-CpuUse CpuBetween(const CpuSample& a, const CpuSample& b);
-
-// Microseconds, for percentiles.
-inline double Us(uint64_t ns) {
-  return double(ns) / 1000.0;
-}
-
 // A run-unique tag (hex), so that cmids and group names of two runs against
 // one server never collide.
 std::string RunTag();
 
-// Raises the soft RLIMIT_NOFILE to the hard limit (sockets are files).
-void RaiseFileLimit();
-
-// Prints the first ten errors of a run to stderr, then only counts them.
-void ReportError(const char* what, long err);
+// Prints the first ten errors of a run to stderr ("imload: error: ..."); the
+// caller counts them all.
+inline void ReportError(const char* what, long err) {
+  bench::ReportError("imload", what, err);
+}
 
 class Loop {
  public:

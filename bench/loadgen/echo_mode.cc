@@ -300,10 +300,7 @@ void EchoRun::OnConnClosed() {
 void EchoRun::Report() {
   double window_s = double(cpu_end_.wall_ns - cpu_begin_.wall_ns) / 1e9;
   double rate = window_s > 0 ? double(echoes_) / window_s : 0;
-  double self_cpu = SelfCpuPercent(cpu_begin_, cpu_end_);
-  double server_cpu = ServerCpuPercent(cpu_begin_, cpu_end_, opts_.server_pid);
-  double other_cpu = OtherCpuPercent(cpu_begin_, cpu_end_, opts_.server_pid);
-  double steal = StealPercent(cpu_begin_, cpu_end_);
+  CpuUse cpu = CpuBetween(cpu_begin_, cpu_end_);
   uint64_t errors = errors_ + mismatches_ + uint64_t(open_failed_);
   std::printf(
       "echo %s:%d%s: %d conns (%d open), %zu B, depth %d, %.1f s: %.0f msg/s, RTT p50 %.1f us, "
@@ -311,8 +308,8 @@ void EchoRun::Report() {
       "); cpu loadgen %.0f%%, server %.0f%%, other %.0f%%, steal %.0f%%\n",
       opts_.host.c_str(), opts_.port, opts_.path.c_str(), opts_.conns, opened_, opts_.size,
       opts_.depth, window_s, rate, Us(rtt_.ValueAtPercentile(50)), Us(rtt_.ValueAtPercentile(99)),
-      Us(rtt_.ValueAtPercentile(99.9)), Us(rtt_.max()), errors, mismatches_, self_cpu, server_cpu,
-      other_cpu, steal);
+      Us(rtt_.ValueAtPercentile(99.9)), Us(rtt_.max()), errors, mismatches_, cpu.self_pct,
+      cpu.server_pct, cpu.other_pct, cpu.steal_pct);
   std::printf("RESULT mode=echo conns=%d size=%zu depth=%d duration_s=%.2f msgs=%" PRIu64
               " msgs_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f mean_us=%.1f"
               " errors=%" PRIu64 " mismatches=%" PRIu64 " open_failed=%d close_errors=%" PRIu64
@@ -322,8 +319,8 @@ void EchoRun::Report() {
               opts_.conns, opts_.size, opts_.depth, window_s, echoes_, rate,
               Us(rtt_.ValueAtPercentile(50)), Us(rtt_.ValueAtPercentile(99)),
               Us(rtt_.ValueAtPercentile(99.9)), Us(rtt_.max()), rtt_.mean() / 1000.0, errors,
-              mismatches_, open_failed_, close_errors_, close_timeouts_, self_cpu, server_cpu,
-              other_cpu, steal);
+              mismatches_, open_failed_, close_errors_, close_timeouts_, cpu.self_pct,
+              cpu.server_pct, cpu.other_pct, cpu.steal_pct);
   std::fflush(stdout);
 }
 

@@ -167,10 +167,7 @@ void HandshakeRun::EndMeasure() {
 void HandshakeRun::Report() {
   double window_s = double(cpu_end_.wall_ns - cpu_begin_.wall_ns) / 1e9;
   double rate = window_s > 0 ? double(cycles_) / window_s : 0;
-  double self_cpu = SelfCpuPercent(cpu_begin_, cpu_end_);
-  double server_cpu = ServerCpuPercent(cpu_begin_, cpu_end_, opts_.server_pid);
-  double other_cpu = OtherCpuPercent(cpu_begin_, cpu_end_, opts_.server_pid);
-  double steal = StealPercent(cpu_begin_, cpu_end_);
+  CpuUse cpu = CpuBetween(cpu_begin_, cpu_end_);
   std::printf(
       "handshake %s:%d%s: %d loops, %.1f s: %.0f handshakes/s, upgrade p50 %.1f us, p99 %.1f us, "
       "p99.9 %.1f us; cycle p50 %.1f us, p99 %.1f us; errors %" PRIu64
@@ -178,7 +175,8 @@ void HandshakeRun::Report() {
       opts_.host.c_str(), opts_.port, opts_.path.c_str(), opts_.conns, window_s, rate,
       Us(upgrade_.ValueAtPercentile(50)), Us(upgrade_.ValueAtPercentile(99)),
       Us(upgrade_.ValueAtPercentile(99.9)), Us(cycle_.ValueAtPercentile(50)),
-      Us(cycle_.ValueAtPercentile(99)), errors_, self_cpu, server_cpu, other_cpu, steal);
+      Us(cycle_.ValueAtPercentile(99)), errors_, cpu.self_pct, cpu.server_pct, cpu.other_pct,
+      cpu.steal_pct);
   std::printf("RESULT mode=handshake conns=%d duration_s=%.2f handshakes=%" PRIu64
               " handshakes_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f"
               " cycle_p50_us=%.1f cycle_p99_us=%.1f errors=%" PRIu64 " no_close_frame=%" PRIu64
@@ -188,8 +186,8 @@ void HandshakeRun::Report() {
               opts_.conns, window_s, cycles_, rate, Us(upgrade_.ValueAtPercentile(50)),
               Us(upgrade_.ValueAtPercentile(99)), Us(upgrade_.ValueAtPercentile(99.9)),
               Us(upgrade_.max()), Us(cycle_.ValueAtPercentile(50)),
-              Us(cycle_.ValueAtPercentile(99)), errors_, no_close_frame_, close_timeouts_, self_cpu,
-              server_cpu, other_cpu, steal);
+              Us(cycle_.ValueAtPercentile(99)), errors_, no_close_frame_, close_timeouts_,
+              cpu.self_pct, cpu.server_pct, cpu.other_pct, cpu.steal_pct);
   std::fflush(stdout);
 }
 

@@ -5,29 +5,14 @@
 //   loadgen handshake --port P [--conns 50 --duration 10 --warmup 2]
 //   loadgen idle      --port P [--conns 10000 --hold 10 --batch 500]
 // Each prints one human line and one "RESULT key=value ..." line on stdout.
-#include <sys/resource.h>
-
-#include <cstdio>
-
 #include <CLI/CLI.hpp>
 
+#include "common/process.h"
 #include "loadgen/session.h"
 
 namespace {
 
 using longlink::loadgen::Options;
-
-// Sockets are files: raise the soft descriptor limit to the hard one.
-void RaiseFileLimit() {
-  rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-    return;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-      std::perror("loadgen: setrlimit(RLIMIT_NOFILE)");
-  }
-}
 
 void AddCommon(CLI::App* app, Options* o) {
   app->add_option("--host", o->host, "Server address (IPv4 or IPv6 literal)")
@@ -91,7 +76,7 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
 
   CLI11_PARSE(app, argc, argv);
-  RaiseFileLimit();
+  longlink::bench::RaiseFileLimit("loadgen");
   if (*echo_cmd)
     return longlink::loadgen::RunEcho(echo);
   if (*hs_cmd)

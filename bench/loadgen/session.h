@@ -1,7 +1,8 @@
 // Pieces every loadgen mode shares: the command-line options, the Session
 // that owns the loop, the flush queue, the target and one phase timer, and
-// CPU accounting for the generator itself and (with --server-pid) for the
-// server under test. Single-threaded: one Session per process.
+// error reporting. CPU accounting for the generator itself and (with
+// --server-pid) for the server under test comes from bench/common/cpu.h.
+// Single-threaded: one Session per process.
 #pragma once
 
 #include <cstdint>
@@ -10,16 +11,24 @@
 
 #include <uv.h>
 
+#include "common/cpu.h"
 #include "common/histogram.h"
+#include "common/process.h"
 #include "common/ws_client.h"
 
 namespace longlink::loadgen {
-// The client, histogram and buffer are shared with the other load generator.
+// The client, histogram, buffer and CPU accounting are shared with the other
+// load generator.
 using bench::ByteBuffer;
+using bench::CpuBetween;
+using bench::CpuSample;
+using bench::CpuUse;
 using bench::FlushQueue;
 using bench::Histogram;
 using bench::MakeTarget;
+using bench::SampleCpu;
 using bench::Target;
+using bench::Us;
 using bench::WsClient;
 }  // namespace longlink::loadgen
 
@@ -42,33 +51,6 @@ struct Options {
 int RunEcho(const Options& opts);
 int RunHandshake(const Options& opts);
 int RunIdle(const Options& opts);
-
-// CPU seconds used so far by this process, by `server_pid` (0: none), and by
-// the whole machine (all cores, from /proc/stat: busy, and stolen by the
-// hypervisor).
-struct CpuSample {
-  uint64_t wall_ns = 0;
-  double self_s = 0;
-  double server_s = 0;
-  double machine_busy_s = 0;
-  double machine_steal_s = 0;
-};
-CpuSample SampleCpu(int server_pid);
-// Percent of one core used between two samples; -1 if unknown.
-double SelfCpuPercent(const CpuSample& a, const CpuSample& b);
-double ServerCpuPercent(const CpuSample& a, const CpuSample& b, int server_pid);
-// CPU the rest of the machine used meanwhile (other processes, and interrupt
-// time charged to no process), in percent of one core: the noise on a shared
-// machine. A run where this is high says more about the neighbours than
-// about the server.
-double OtherCpuPercent(const CpuSample& a, const CpuSample& b, int server_pid);
-// Time the hypervisor gave to other guests, in percent of one core.
-double StealPercent(const CpuSample& a, const CpuSample& b);
-
-// Microseconds with one decimal, for percentiles.
-inline double Us(uint64_t ns) {
-  return double(ns) / 1000.0;
-}
 
 class Session {
  public:
@@ -105,7 +87,10 @@ class Session {
   bool finished_ = false;
 };
 
-// Prints the first `limit` errors of a run to stderr, then only counts them.
-void ReportError(const char* what, int err);
+// Prints the first ten errors of a run to stderr ("loadgen: error: ..."); the
+// caller counts them all.
+inline void ReportError(const char* what, int err) {
+  bench::ReportError("loadgen", what, err);
+}
 
 }  // namespace longlink::loadgen
