@@ -1,5 +1,5 @@
-// ImClient over WsClient. The kept-frames deque is what makes WaitFor safe:
-// nothing a server sends is dropped by a test that waits for something else.
+// ImClient over WsClient: the WebSocket side of reading frames (ReadWire);
+// the waiting and the kept frames are FrameQueue's.
 #include "support/im_client.h"
 
 #include <cstdlib>
@@ -133,66 +133,8 @@ bool ImClient::ReadWire(Json* out, Clock::time_point deadline) {
   }
 }
 
-bool ImClient::Next(Json* out, Duration timeout) {
-  if (!kept_.empty()) {
-    *out = std::move(kept_.front());
-    kept_.pop_front();
-    return true;
-  }
-  return ReadWire(out, Clock::now() + timeout);
-}
-
-bool ImClient::WaitFor(const std::function<bool(const Json&)>& pred, Json* out, Duration timeout) {
-  for (auto it = kept_.begin(); it != kept_.end(); ++it) {
-    if (pred(*it)) {
-      *out = std::move(*it);
-      kept_.erase(it);
-      return true;
-    }
-  }
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    Json j;
-    if (!ReadWire(&j, deadline))
-      return false;
-    if (pred(j)) {
-      *out = std::move(j);
-      return true;
-    }
-    kept_.push_back(std::move(j));
-  }
-}
-
-bool ImClient::WaitType(std::string_view t, Json* out, Duration timeout) {
-  return WaitFor([&](const Json& j) { return j.Str("t") == t; }, out, timeout);
-}
-
-bool ImClient::WaitId(int64_t id, Json* out, Duration timeout) {
-  return WaitFor([&](const Json& j) { return j["id"].is_int() && j["id"].as_int() == id; }, out,
-                 timeout);
-}
-
 bool ImClient::Request(std::string_view frame, int64_t id, Json* reply, Duration timeout) {
   return Send(frame) && WaitId(id, reply, timeout);
-}
-
-bool ImClient::ExpectNoFrame(Duration d, Json* got) {
-  if (!kept_.empty()) {
-    if (got)
-      *got = kept_.front();
-    error_ = "a frame was already waiting: " + kept_.front().raw();
-    return false;
-  }
-  Json j;
-  if (ReadWire(&j, Clock::now() + d)) {
-    error_ = "unexpected frame: " + j.raw();
-    if (got)
-      *got = j;
-    kept_.push_back(std::move(j));
-    return false;
-  }
-  // Only a timeout means "nothing came".
-  return close_code_ == 0 && !dead_;
 }
 
 int ImClient::WaitClose(Duration timeout) {
@@ -220,13 +162,6 @@ void ImClient::Close(Duration timeout) {
   }
   ws_.conn().Close();
   dead_ = true;
-}
-
-std::string ImClient::Transcript(size_t n) const {
-  std::string out;
-  size_t start = transcript_.size() > n ? transcript_.size() - n : 0;
-  for (size_t i = start; i < transcript_.size(); ++i) out += "  " + transcript_[i] + "\n";
-  return out;
 }
 
 bool PlausibleTs(const Json& ts, int64_t slack_ms) {

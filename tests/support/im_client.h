@@ -3,19 +3,17 @@
 // JSON text frames and reads server frames as Json. Frames read while
 // waiting for a particular one (WaitFor) are kept, in arrival order, for
 // later reads, so a test can wait for an ack without losing the pushes that
-// came first. Pings from the server are answered. A close frame ends the
-// session: close_code() has its code and every later read fails. Every read
-// is bounded by a timeout. Each frame received is also kept in a transcript
-// for failure messages.
+// came first (FrameQueue, shared with SseClient). Pings from the server are
+// answered. A close frame ends the session: close_code() has its code and
+// every later read fails. Every read is bounded by a timeout. Each frame
+// received is also kept in a transcript for failure messages.
 #pragma once
 
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "support/frame_queue.h"
 #include "support/json.h"
 #include "support/ws_client.h"
 
@@ -30,8 +28,10 @@ std::string TokenHelloFrame(std::string_view token, std::string_view device = {}
 std::string SendFrame(std::string_view to, std::string_view cmid, std::string_view body_json,
                       int64_t id = -1);
 
-class ImClient {
+class ImClient : public FrameQueue {
  public:
+  ImClient() : FrameQueue("frame", "a frame") {}
+
   // TCP connect and WebSocket upgrade on /ws. `extra_headers`: more request
   // header lines, each ending in "\r\n".
   bool Connect(uint16_t port, std::string_view extra_headers = {});
@@ -47,22 +47,13 @@ class ImClient {
   bool Send(std::string_view text);
   bool SendBinary(std::string_view bytes);
 
-  // The next server frame (kept ones first). False on timeout, close, EOF,
-  // or a frame that is not a JSON object (reason in error()).
-  bool Next(Json* out, Duration timeout = kIoTimeout);
-  // The first frame (kept or new) for which `pred` holds; the others are
-  // kept. False if none arrives in time.
-  bool WaitFor(const std::function<bool(const Json&)>& pred, Json* out,
-               Duration timeout = kIoTimeout);
-  // WaitFor a frame whose "t" is `t`.
-  bool WaitType(std::string_view t, Json* out, Duration timeout = kIoTimeout);
-  // WaitFor a frame whose "id" is `id` (a reply or an error).
-  bool WaitId(int64_t id, Json* out, Duration timeout = kIoTimeout);
+  // Next, WaitFor, WaitType, WaitId and ExpectNoFrame (FrameQueue) read
+  // server frames. A read fails on timeout, close, EOF, or a frame that is
+  // not a JSON object (reason in error()); for ExpectNoFrame a close also
+  // counts as a frame (false).
+
   // Send(frame) then WaitId(id).
   bool Request(std::string_view frame, int64_t id, Json* reply, Duration timeout = kIoTimeout);
-  // True if no frame is kept and none arrives within `d`; else false with
-  // the frame in `got`. A close also counts as a frame (false).
-  bool ExpectNoFrame(Duration d, Json* got = nullptr);
   // Reads (keeping data frames) until a close frame; returns its code, or
   // one of kNoClose* (EOF, timeout, bad frame). Returns close_code() at
   // once when the close was already read.
@@ -72,31 +63,18 @@ class ImClient {
   // `timeout`) for the server's close, then close the socket.
   void Close(Duration timeout = 2s);
 
-  // Frames kept by WaitFor and not yet returned.
-  std::deque<Json>& kept() { return kept_; }
+  // kept(), close_code(), NextId(), Transcript() and error(): FrameQueue.
   const Json& welcome() const { return welcome_; }
   bool closed() const { return close_code_ != 0; }
-  int close_code() const { return close_code_; }
-  // A fresh request id (1000, 1001, ...).
-  int64_t NextId() { return next_id_++; }
-  // The last `n` frames received, one per line, for failure messages.
-  std::string Transcript(size_t n = 20) const;
-  const std::string& error() const { return error_; }
   WsClient& ws() { return ws_; }
 
  private:
-  // Reads one data frame from the socket (answering pings); false on close,
-  // timeout or a bad frame.
-  bool ReadWire(Json* out, Clock::time_point deadline);
+  // Reads one data frame from the socket (answering pings); false on close
+  // (close_code_ set), timeout or a bad frame.
+  bool ReadWire(Json* out, Clock::time_point deadline) override;
 
   WsClient ws_;
-  std::deque<Json> kept_;
   Json welcome_;
-  int close_code_ = 0;  // 0: no close frame seen yet
-  bool dead_ = false;   // EOF or a protocol error: no more reads
-  int64_t next_id_ = 1000;
-  std::vector<std::string> transcript_;
-  std::string error_;
 };
 
 // Milliseconds-since-epoch check used for every `ts`: an integer within

@@ -172,64 +172,6 @@ bool SseClient::ReadWire(Json* out, Clock::time_point deadline) {
   }
 }
 
-bool SseClient::Next(Json* out, Duration timeout) {
-  if (!kept_.empty()) {
-    *out = std::move(kept_.front());
-    kept_.pop_front();
-    return true;
-  }
-  return ReadWire(out, Clock::now() + timeout);
-}
-
-bool SseClient::WaitFor(const std::function<bool(const Json&)>& pred, Json* out,
-                        Duration timeout) {
-  for (auto it = kept_.begin(); it != kept_.end(); ++it) {
-    if (pred(*it)) {
-      *out = std::move(*it);
-      kept_.erase(it);
-      return true;
-    }
-  }
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    Json j;
-    if (!ReadWire(&j, deadline))
-      return false;
-    if (pred(j)) {
-      *out = std::move(j);
-      return true;
-    }
-    kept_.push_back(std::move(j));
-  }
-}
-
-bool SseClient::WaitType(std::string_view t, Json* out, Duration timeout) {
-  return WaitFor([&](const Json& j) { return j.Str("t") == t; }, out, timeout);
-}
-
-bool SseClient::WaitId(int64_t id, Json* out, Duration timeout) {
-  return WaitFor([&](const Json& j) { return j["id"].is_int() && j["id"].as_int() == id; }, out,
-                 timeout);
-}
-
-bool SseClient::ExpectNoFrame(Duration d, Json* got) {
-  if (!kept_.empty()) {
-    if (got)
-      *got = kept_.front();
-    error_ = "an event was already waiting: " + kept_.front().raw();
-    return false;
-  }
-  Json j;
-  if (ReadWire(&j, Clock::now() + d)) {
-    error_ = "unexpected event: " + j.raw();
-    if (got)
-      *got = j;
-    kept_.push_back(std::move(j));
-    return false;
-  }
-  return close_code_ == 0 && !dead_;
-}
-
 int SseClient::WaitEnd(Duration timeout) {
   auto deadline = Clock::now() + timeout;
   while (close_code_ == 0 && !dead_) {
@@ -289,13 +231,6 @@ void SseClient::Close() {
   post_.conn().Close();
   post_open_ = false;
   dead_ = true;
-}
-
-std::string SseClient::Transcript(size_t n) const {
-  std::string out;
-  size_t start = transcript_.size() > n ? transcript_.size() - n : 0;
-  for (size_t i = start; i < transcript_.size(); ++i) out += "  " + transcript_[i] + "\n";
-  return out;
 }
 
 }  // namespace longlink::test
