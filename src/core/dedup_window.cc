@@ -97,9 +97,10 @@ void DedupWindow::Expire(int64_t cutoff_ms) {
     return;
   }
   const uint32_t keep = RecAt(first_).chunk;
-  while (first_chunk_ != keep) {
-    bytes_.pop_front();
-    first_chunk_++;
+  if (first_chunk_ != keep) {
+    const uint32_t n = keep - first_chunk_;
+    bytes_.erase(bytes_.begin(), bytes_.begin() + n);
+    first_chunk_ = keep;
   }
   const size_t n = size();
   if (slots_.size() > kMinSlots && n * 8 < slots_.size()) {

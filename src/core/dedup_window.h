@@ -22,7 +22,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -98,7 +97,7 @@ class DedupWindow {
   uint64_t next_ = 0;        // absolute number of the next entry
   std::vector<Slot> slots_;  // a power of two (or empty)
   int shift_ = 32;           // 32 - log2(slots_.size())
-  std::deque<Chunk> bytes_;
+  std::vector<Chunk> bytes_;  // few: the oldest first
   uint32_t first_chunk_ = 0;  // absolute number of bytes_.front() (mod 2^32)
 };
 

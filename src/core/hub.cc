@@ -25,6 +25,8 @@ Hub::Hub(net::Shard* shard, int nshards, const Options& opts, Sink* sink,
   engine_->SetListener(this);
   uv_timer_init(shard_->loop(), &timer_);
   timer_.data = this;
+  uv_timer_init(shard_->loop(), &sweep_timer_);
+  sweep_timer_.data = this;
 }
 
 Hub::~Hub() {
@@ -104,6 +106,12 @@ void Hub::Adopt(Recovered&& r) {
 }
 
 void Hub::OnLoopEnd() {
+  if (!sweep_armed_ && !stopped_) {
+    // Armed here, on the shard's thread, not in the constructor.
+    sweep_armed_ = true;
+    uv_timer_start(&sweep_timer_, &Hub::OnDedupSweep, 60000, 60000);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&sweep_timer_));
+  }
   engine_->Flush();
   if (outbox_ && outbox_->pending() > 0) outbox_->Flush();
 }
@@ -113,6 +121,8 @@ void Hub::Shutdown() {
   stopped_ = true;
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  uv_timer_stop(&sweep_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
   engine_->Shutdown();
   OnLoopEnd();
 }

@@ -263,6 +263,7 @@ class Hub : public EngineListener {
   void StartSync(Op* op);
   void FinishSync(uint64_t token);
   void AnswerDup(Op* op, const DedupWindow::Entry& e);
+  static void OnDedupSweep(uv_timer_t* t);
   void Broadcast(const SessionMsg& m, int kind);
 
   // A side (hub_conv.cc).
@@ -309,6 +310,10 @@ class Hub : public EngineListener {
   TimerWheel wheel_;
   uv_timer_t timer_;
   bool timer_armed_ = false;
+  // Every minute: expire every user's cmid window, so that the window of a
+  // user who stopped sending is freed too (Expire also runs on each send).
+  uv_timer_t sweep_timer_;
+  bool sweep_armed_ = false;
   bool stopped_ = false;
   std::vector<PendingList*> free_lists_;
   uint64_t pending_pushes_ = 0;  // in all lists

@@ -85,6 +85,16 @@ void Hub::OnDedupRecord(DedupRecord* r) {
   }
 }
 
+void Hub::OnDedupSweep(uv_timer_t* t) {
+  auto* self = static_cast<Hub*>(t->data);
+  const int64_t cutoff = int64_t(WallMs()) - kDedupWindowMs;
+  for (auto& [name, u] : self->users_) {
+    if (!u.dedup) continue;
+    u.dedup->done.Expire(cutoff);
+    if (u.dedup->done.empty() && u.dedup->inflight.empty()) u.dedup.reset();
+  }
+}
+
 void Hub::OnConvIndex(ConvIndex* m) {
   UserState& u = users_[m->user];
   if (m->add) {
