@@ -28,6 +28,10 @@
 
 namespace longlink::core {
 
+// How long a cmid is remembered (PROTOCOL.md 4: at least 24 hours): the
+// window in memory, and what recovery and retention keep from the log.
+inline constexpr int64_t kDedupWindowMs = 24 * 3600 * 1000;
+
 class DedupWindow {
  public:
   struct Entry {

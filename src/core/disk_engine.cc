@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "core/dedup_window.h"
 #include "proto/ids.h"
 #include "proto/reply.h"
 #include "storage/coding.h"
@@ -21,7 +22,6 @@ using storage::PutString;
 using storage::PutVarint;
 
 constexpr uint64_t kIndexStride = 64;
-constexpr int64_t kDedupWindowMs = 24 * 3600 * 1000;
 
 struct MsgRec {
   uint64_t seq = 0, ts = 0, prev = 0;

@@ -16,10 +16,6 @@
 
 namespace longlink::core {
 
-namespace {
-constexpr int64_t kDedupWindowMs = 24 * 3600 * 1000;
-}  // namespace
-
 void Hub::OnUserOp(Op* op) {
   switch (op->type) {
     case OpType::kSend:
