@@ -78,11 +78,7 @@ net::SharedBuf* FrameOf(const MsgRec& r, std::string* scratch) {
   m.body = r.body;
   scratch->clear();
   proto::AppendMsg(scratch, m);
-  net::SharedBuf* b = net::SharedBuf::New(scratch->size());
-  std::memcpy(b->data, scratch->data(), scratch->size());
-  b->len = uint32_t(scratch->size());
-  b->appendable = false;
-  return b;
+  return NewSharedFrame(*scratch);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -24,8 +25,13 @@ namespace longlink::core {
 
 struct Op;
 
+// A frame for many connections: `json` after its WebSocket text frame
+// header (SharedBuf::head), not appendable, one reference.
+net::SharedBuf* NewSharedFrame(std::string_view json);
+
 // A stored message. `frame` is the JSON of its push, {"t":"msg",...}, built
-// once; a page item is the same bytes without the leading `"t":"msg",`.
+// once (frame->payload(), after the WebSocket header); a page item is the
+// same bytes without the leading `"t":"msg",`.
 struct StoredMsg {
   uint64_t seq = 0;
   int64_t ts = 0;

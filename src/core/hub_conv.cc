@@ -24,13 +24,7 @@ using proto::ErrorCode;
 
 constexpr size_t kMsgPrefix = sizeof("{\"t\":\"msg\",") - 1;
 
-net::SharedBuf* MakeFrame(const std::string& json) {
-  net::SharedBuf* b = net::SharedBuf::New(json.size());
-  std::memcpy(b->data, json.data(), json.size());
-  b->len = uint32_t(json.size());
-  b->appendable = false;
-  return b;
-}
+net::SharedBuf* MakeFrame(const std::string& json) { return NewSharedFrame(json); }
 
 bool SilentWithoutId(const Op* op) {
   return !op->origin.has_id && !op->origin.http &&
@@ -308,8 +302,8 @@ void Hub::BuildPage(std::string* out, const Origin& o, ConvState* c, const Op* o
     for (const StoredMsg& m : items) {
       if (out->back() != '[') out->push_back(',');
       out->push_back('{');
-      out->append(reinterpret_cast<const char*>(m.frame->data) + kMsgPrefix,
-                  m.frame->len - kMsgPrefix);
+      out->append(reinterpret_cast<const char*>(m.frame->payload()) + kMsgPrefix,
+                  m.frame->payload_len() - kMsgPrefix);
       m.frame->Unref();
     }
   }

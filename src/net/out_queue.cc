@@ -17,6 +17,7 @@ SharedBuf* SharedBuf::New(size_t cap) {
   b->cap = uint32_t(cap);
   b->len = 0;
   b->appendable = true;
+  b->head = 0;
   return b;
 }
 

@@ -22,9 +22,17 @@ struct SharedBuf {
   uint32_t cap;
   uint32_t len;
   bool appendable;  // private to one queue: later writes may be appended
+  // Bytes of data[] before the payload. A frame built for many connections
+  // carries its WebSocket header there (written once by its maker; the
+  // header of a server frame is the same for every connection), so a push
+  // is one queue segment and nothing per connection; other transports send
+  // payload() alone.
+  uint8_t head;
   uint8_t data[];
 
   static SharedBuf* New(size_t cap);
+  const uint8_t* payload() const { return data + head; }
+  uint32_t payload_len() const { return len - head; }
   void Ref() { refs.fetch_add(1, std::memory_order_relaxed); }
   // acq_rel: the thread that frees the buffer must see every other thread's
   // reads of it as finished (the usual shared_ptr ordering).

@@ -120,9 +120,11 @@ class Shard {
     iovec v{const_cast<void*>(data), len};
     Send(c, &v, 1);
   }
-  // Sends `head` (copied) followed by `buf` (shared: queued by reference, so
-  // one frame built for many connections is never copied per connection).
-  void SendShared(Connection* c, const uint8_t* head, size_t head_len, SharedBuf* buf);
+  // Sends `head` (copied; may be empty) followed by `len` bytes of `buf`
+  // from `off` (shared: queued by reference, so one frame built for many
+  // connections is never copied per connection).
+  void SendShared(Connection* c, const uint8_t* head, size_t head_len, SharedBuf* buf,
+                  uint32_t off, uint32_t len);
   // How many bytes from `p` on may be read: to the end of the read buffer's
   // padding when `p` points into it, else 0.
   size_t ReadableFrom(const uint8_t* p) const {
@@ -166,6 +168,7 @@ class Shard {
   void Uncork();
   bool WriteNow(Connection* c, const iovec* iov, int n, size_t total);
   void Flush(Connection* c);
+  int Gather(iovec* v, int n);
   void UpdatePoll(Connection* c);
   void MarkDirty(Connection* c);
   void FlushDirty();
@@ -206,6 +209,7 @@ class Shard {
 
   uint8_t* read_buf_ = nullptr;
   uint8_t* cork_buf_ = nullptr;
+  uint8_t* gather_buf_ = nullptr;  // Flush's copy of small segments (Gather)
   size_t cork_len_ = 0;
   Connection* corked_ = nullptr;
   std::vector<Connection*> dirty_;

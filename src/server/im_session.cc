@@ -256,9 +256,14 @@ void Session::WriteShared(void* conn, net::SharedBuf* json) {
     SseWriteShared(c, json);
     return;
   }
-  uint8_t hdr[ws::kMaxHeaderSize];
-  size_t hl = ws::WriteHeader(hdr, ws::kText, true, json->len, nullptr);
-  shard_->SendShared(c, hdr, hl, json);
+  if (json->head > 0) {
+    // Built with its WebSocket header (core::NewSharedFrame).
+    shard_->SendShared(c, nullptr, 0, json, 0, json->len);
+  } else {
+    uint8_t hdr[ws::kMaxHeaderSize];
+    size_t hl = ws::WriteHeader(hdr, ws::kText, true, json->len, nullptr);
+    shard_->SendShared(c, hdr, hl, json, 0, json->len);
+  }
   shard_->metrics().ws_frames_out_total.Add();
 }
 

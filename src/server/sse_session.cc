@@ -293,13 +293,13 @@ void Session::SseWrite(Conn* c, const char* json, size_t len) {
 }
 
 void Session::SseWriteShared(Conn* c, net::SharedBuf* json) {
-  const char* p = reinterpret_cast<const char*>(json->data);
-  if (HasLineBreak(p, json->len)) {
-    SseWrite(c, p, json->len);  // a private, flattened copy
+  const char* p = reinterpret_cast<const char*>(json->payload());
+  if (HasLineBreak(p, json->payload_len())) {
+    SseWrite(c, p, json->payload_len());  // a private, flattened copy
     return;
   }
   static const uint8_t kData[] = "data: ";
-  shard_->SendShared(c, kData, sizeof(kData) - 1, json);
+  shard_->SendShared(c, kData, sizeof(kData) - 1, json, json->head, json->payload_len());
   shard_->Send(c, "\n\n", 2);  // queued behind the shared frame, whatever path it took
   c->im->last_tx_ms = shard_->now_ms();
 }

@@ -141,7 +141,7 @@ std::vector<StoredMsg> ReadRange(Rig& r, ConvState& c, uint64_t lo, uint64_t hi,
 }
 
 std::string FrameText(const StoredMsg& m) {
-  return std::string(reinterpret_cast<const char*>(m.frame->data), m.frame->len);
+  return std::string(reinterpret_cast<const char*>(m.frame->payload()), m.frame->payload_len());
 }
 
 void Release(std::vector<StoredMsg>& v) {
