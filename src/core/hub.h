@@ -119,12 +119,13 @@ struct PendingPush {
 
 // A session's unacknowledged pushes of one conversation, in seq order (the
 // order they were written), in a ring; one wheel timer per list, not per
-// push. The timer is lazy: a recv that pops entries leaves it where it is;
-// when it fires, the list is scanned, what is due is resent, and the timer
-// goes to the earliest due left, but no sooner than max(one tick,
-// ack_timeout / 8) from now: a list that is never acknowledged then costs
-// one scan per ack_timeout / 8, not one per tick, and a resend is late by
-// at most that much (12.5%).
+// push. The timer is lazy: a recv that pops entries leaves it where it is
+// (an emptied list stays with its session until then, and goes back to the
+// pool if still empty when it fires); when it fires, the list is scanned,
+// what is due is resent, and the timer goes to the earliest due left, but
+// no sooner than max(one tick, ack_timeout / 8) from now: a list that is
+// never acknowledged then costs one scan per ack_timeout / 8, not one per
+// tick, and a resend is late by at most that much (12.5%).
 struct PendingList : TimerNode {  // the wheel hands back the TimerNode
   Session* session = nullptr;
   std::string conv;

@@ -179,12 +179,11 @@ void Hub::DropPending(Session* s, const std::string& conv, uint64_t upto) {
       s->pending_count--;
       pending_pushes_--;
     }
-    if (l->count == 0) {
-      // Swap-remove; the vector keeps its capacity for the next push.
-      s->pending[i] = s->pending.back();
-      s->pending.pop_back();
-      ReleaseList(l);
-    }
+    // An emptied list stays with the session, its lazy timer armed, until
+    // that timer finds it still empty (OnPendingDue): a member that acks
+    // every batch of a busy conversation then keeps one list and one timer
+    // instead of taking and scheduling a list per batch and cancelling it
+    // per recv.
     return;
   }
 }
@@ -212,6 +211,16 @@ void Hub::ReleaseList(PendingList* l) {
 }
 
 void Hub::OnPendingDue(PendingList* l, uint64_t now) {
+  if (l->count == 0) {
+    // Emptied by recvs since it was armed (DropPending): back to the pool.
+    std::vector<PendingList*>& v = l->session->pending;
+    auto it = std::find(v.begin(), v.end(), l);
+    LL_DCHECK(it != v.end());
+    *it = v.back();  // swap-remove; the vector keeps its capacity
+    v.pop_back();
+    ReleaseList(l);
+    return;
+  }
   uint64_t next = TimerWheel::kNever;
   for (size_t i = 0; i < l->count; i++) {
     PendingPush& p = l->at(i);

@@ -123,6 +123,36 @@ TEST_CASE("msg: a recv covering only part of the pushes leaves the rest to redel
   LL_EXPECT_NO_FRAME(b, 3000ms);
 }
 
+TEST_CASE("msg: a push after a recv emptied its conversation's list is resent on its own time") {
+  // A list emptied by a recv stays with the session until its timer fires
+  // (hub.h): a later push into it must still wait one --ack-timeout from
+  // its own push, and what the recv covered is never resent.
+  Secrets s;
+  Server srv(MsgArgs(s, {"--ack-timeout", "1"}));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  MustSend(a, "u:bob", "c1");
+  CHECK(MustPush(b, "d:alice:bob").Int("seq") == 1);
+  REQUIRE(b.Send(R"({"t":"recv","conv":"d:alice:bob","seq":1})"));
+  CheckReceipt(MustNext(a), "d:alice:bob", 1, "bob", "delivered");
+  // Past the emptied list's timer (~1 s after the first push), then a push.
+  LL_EXPECT_NO_FRAME(b, 600ms);
+  MustSend(a, "u:bob", "c2");
+  CHECK(MustPush(b, "d:alice:bob").Int("seq") == 2);
+  auto t2 = Clock::now();
+  Json r = MustPush(b, "d:alice:bob", 5s);
+  long long after = MsSince(t2);
+  INFO("seq " << r.Int("seq") << " resent " << after << " ms after its push");
+  CHECK(r.Int("seq") == 2);
+  CHECK(after >= 900);
+  CHECK(after <= 1800);
+  REQUIRE(b.Send(R"({"t":"recv","conv":"d:alice:bob","seq":2})"));
+  CheckReceipt(MustNext(a), "d:alice:bob", 2, "bob", "delivered");
+  LL_EXPECT_NO_FRAME(b, 2500ms);
+}
+
 TEST_CASE("msg: each unacknowledged push keeps its own redelivery time and backoff") {
   // One list per conversation and one timer per list (hub.h): a push made
   // after an earlier one was backed off is still resent one --ack-timeout
