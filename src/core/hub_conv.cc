@@ -26,10 +26,11 @@ constexpr size_t kMsgPrefix = sizeof("{\"t\":\"msg\",") - 1;
 
 net::SharedBuf* MakeFrame(const std::string& json) { return NewSharedFrame(json); }
 
+// recv and read have no reply without an id (PROTOCOL.md 5), errors
+// included; every other request is answered, with or without one.
 bool SilentWithoutId(const Op* op) {
   return !op->origin.has_id && !op->origin.http &&
-         (op->type == OpType::kRecv || op->type == OpType::kRead || op->type == OpType::kJoin ||
-          op->type == OpType::kLeave);
+         (op->type == OpType::kRecv || op->type == OpType::kRead);
 }
 
 // Calls f(std::string_view user) for every member, without copying names.
@@ -210,7 +211,7 @@ void Hub::OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) {
 void Hub::OnStateDurable(Op* op, bool ok) {
   if (ok) {
     if (op->type == OpType::kJoin || op->type == OpType::kLeave) {
-      SendOk(op->origin);
+      SendOk(op->origin, true);
     } else {
       SendReply(op->origin, std::move(op->reply));
     }
@@ -367,7 +368,7 @@ bool Hub::DoJoinLeave(Op* op) {
     IndexConv(op->user, c->id, false);
     ch.remove.push_back(op->user);
   } else {
-    SendOk(op->origin);  // nothing changes
+    SendOk(op->origin, true);  // nothing changes
     return false;
   }
   engine_->GroupChanged(c, ch, op);  // answered once durable
@@ -375,6 +376,15 @@ bool Hub::DoJoinLeave(Op* op) {
 }
 
 bool Hub::DoGroupAdmin(Op* op) {
+  if (op->type != OpType::kGroupCreate) {
+    // Looked up, not created: a get, delete or members call on a group that
+    // never existed must leave it unknown (its history stays 404).
+    ConvState* found = FindConv(op->conv);
+    if (found == nullptr || !found->exists) {
+      SendError(op->origin, int(ErrorCode::kNotFound), "no such group");
+      return false;
+    }
+  }
   ConvState& c = GetConv(op->conv);
   std::string_view name = std::string_view(op->conv).substr(2);
   std::string out;

@@ -244,6 +244,7 @@ struct RequestParser::Impl {
   }
 
   State Complete(bool upgrade);
+  void BuildRequest(bool upgrade);
   State Error(llhttp_errno_t err);
 
   ParseLimits limits;
@@ -271,6 +272,13 @@ struct RequestParser::Impl {
 };
 
 RequestParser::State RequestParser::Impl::Complete(bool upgrade) {
+  BuildRequest(upgrade);
+  started = false;
+  state = State::kComplete;
+  return state;
+}
+
+void RequestParser::Impl::BuildRequest(bool upgrade) {
   Request& r = request;
   r = Request();
   r.method = MapMethod(parser.method);
@@ -297,12 +305,18 @@ RequestParser::State RequestParser::Impl::Complete(bool upgrade) {
   }
   r.headers = fields.data();
   r.header_count = fields.size();
-  started = false;
-  state = State::kComplete;
-  return state;
 }
 
 RequestParser::State RequestParser::Impl::Error(llhttp_errno_t err) {
+  // A request refused after its headers (a body over the limit) keeps its
+  // request line and headers readable, without the body: the API answers a
+  // missing key before the size (PROTOCOL.md 9).
+  if (headers_done) {
+    BuildRequest(false);
+    request.body = {};
+  } else {
+    request = Request();
+  }
   if (error_status == 0) {
     error_status = 400;
     error_reason =

@@ -68,7 +68,8 @@ class RequestParser {
   // Feeds bytes. Sets *consumed to how many were taken (on kComplete the rest
   // belongs to the next request, or to the WebSocket after an upgrade).
   State Feed(const char* data, size_t len, size_t* consumed);
-  // Valid after kComplete.
+  // Valid after kComplete; after kError, the request line and headers (no
+  // body) if the error came after the headers (413), else an empty Request.
   const Request& request() const;
   // After kError: the status to answer (400, 413 or 431) and a short reason.
   int error_status() const;

@@ -62,6 +62,10 @@ void Session::ApiWait(Conn* c, const http::Request& req, core::Op* op) {
   hub_->SubmitApi(op);
 }
 
+bool Session::ApiKeyMissing(const http::Request& req) const {
+  return req.path.starts_with("/api/") && !KeyMatches(req.Header("Authorization"), cfg_.api_key);
+}
+
 void Session::HandleApi(Conn* c, const http::Request& req) {
   if (!KeyMatches(req.Header("Authorization"), cfg_.api_key)) {
     ApiError(c, req, 401, "unauthorized", "missing or wrong API key");
@@ -123,9 +127,12 @@ void Session::HandleApi(Conn* c, const http::Request& req) {
       op->before = v.value_or(0);
     }
     if (ok && !limit.empty()) {
-      auto v = ParseUint(limit);
+      // Any integer, clamped to 1..1000 as a pull's (PROTOCOL.md 6): a
+      // negative one counts as 1.
+      const bool negative = limit.size() > 1 && limit[0] == '-';
+      auto v = ParseUint(negative ? std::string_view(limit).substr(1) : std::string_view(limit));
       ok = v.has_value();
-      op->limit = uint32_t(std::clamp<uint64_t>(v.value_or(100), 1, 1000));
+      op->limit = negative ? 1 : uint32_t(std::clamp<uint64_t>(v.value_or(100), 1, 1000));
     }
     if (!ok || (op->has_after && op->has_before)) {
       delete op;

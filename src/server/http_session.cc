@@ -97,6 +97,12 @@ void Session::OnHttpData(Conn* c, uint8_t* data, size_t len) {
     }
     if (state == http::RequestParser::State::kError) {
       int status = st->parser.error_status();
+      if (status == 413 && ApiKeyMissing(st->parser.request())) {
+        // PROTOCOL.md 9: an /api/ request without the key is 401 before any
+        // other check, its size included.
+        HttpError(c, 401, "unauthorized", "missing or wrong API key", true);
+        return;
+      }
       HttpError(c, status, status == 413 ? "too_large" : "bad_request", st->parser.error_reason(),
                 true);
       return;

@@ -106,6 +106,8 @@ class Session : public net::ShardHandler, public core::Sink {
   void TickSse(Conn* c, uint32_t now_ms);
   // api.cc: the HTTP API (PROTOCOL.md section 9).
   void HandleApi(Conn* c, const http::Request& req);
+  // An /api/ request whose Authorization is not the API key.
+  bool ApiKeyMissing(const http::Request& req) const;
   void ApiError(Conn* c, const http::Request& req, int status, const char* code, const char* msg,
                 std::string_view extra_headers = {});
   void ApiWait(Conn* c, const http::Request& req, core::Op* op);

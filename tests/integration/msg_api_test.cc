@@ -160,6 +160,43 @@ TEST_CASE("msg: an API request over --max-message answers 413 too_large") {
   CHECK(r.status == 413);
 }
 
+TEST_CASE("msg: an API request over the size limit without the key answers 401, with it 413") {
+  // PROTOCOL.md 9: 401 comes before any other check, the size's included,
+  // whether the size is declared (Content-Length) or not.
+  Secrets s;
+  Server srv(MsgArgs(s, {"--max-message", "2000"}));
+  LL_START(srv);
+  std::string big = R"({"to":"u:bob","cmid":"p1","body":")" + std::string(3000, 'x') + "\"}";
+  CheckApiError(Api(srv.port(), "POST", "/api/publish", big, ""), 401, "unauthorized");
+  CheckApiError(Api(srv.port(), "POST", "/api/publish", big, "wrong"), 401, "unauthorized");
+  CheckApiError(Api(srv.port(), "POST", "/api/publish", big), 413, "too_large");
+  // Not an API path: the size is all that counts.
+  ApiReply r = Api(srv.port(), "POST", "/healthz", big, "");
+  INFO(r);
+  CHECK(r.status == 413);
+}
+
+TEST_CASE("msg: GET /api/history with a negative limit clamps it to 1, as a pull does") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  for (int i = 1; i <= 3; ++i) MustSend(a, "u:bob", "n" + std::to_string(i), std::to_string(i));
+  for (std::string_view limit : {"-1", "0", "-99999"}) {
+    ApiReply r = Api(srv.port(), "GET", "/api/history?conv=d:alice:bob&after=0&limit=" +
+                                            std::string(limit));
+    INFO("limit=" << limit << ": " << r);
+    CHECK(r.status == 200);
+    CHECK(r.json["msgs"].size() == 1);
+    CHECK(r.json["more"].raw() == "true");
+  }
+  CheckApiError(Api(srv.port(), "GET", "/api/history?conv=d:alice:bob&limit=-"), 400,
+                "bad_request");
+  CheckApiError(Api(srv.port(), "GET", "/api/history?conv=d:alice:bob&limit=1.5"), 400,
+                "bad_request");
+}
+
 TEST_CASE("msg: GET /api/history returns the page object with t page and no id") {
   Secrets s;
   Server srv(MsgArgs(s));
@@ -206,6 +243,33 @@ TEST_CASE(
   CheckApiError(Api(srv.port(), "GET", "/api/history?conv=d:alice:bob&after=1&before=3"), 400,
                 "bad_request");
   CheckApiError(Api(srv.port(), "GET", "/api/history"), 400, "bad_request");
+}
+
+TEST_CASE("msg: a group call that answers 404 leaves the group unknown to history") {
+  // A get, delete or members call on a group that never existed must not
+  // make it look like one (an empty page instead of 404).
+  Secrets s;
+  Server srv(MsgArgs(s, {"--threads", "2"}));
+  LL_START(srv);
+  for (std::string_view name : {"zq1", "zq2", "zq3"}) {
+    std::string g(name);
+    CheckApiError(Api(srv.port(), "GET", "/api/history?conv=g:" + g), 404, "not_found");
+    if (name == "zq1") CheckApiError(Api(srv.port(), "GET", "/api/groups/" + g), 404, "not_found");
+    if (name == "zq2") {
+      CheckApiError(Api(srv.port(), "DELETE", "/api/groups/" + g), 404, "not_found");
+    }
+    if (name == "zq3") {
+      CheckApiError(Api(srv.port(), "POST", "/api/groups/" + g + "/members", R"({"add":["a"]})"),
+                    404, "not_found");
+    }
+    CheckApiError(Api(srv.port(), "GET", "/api/history?conv=g:" + g), 404, "not_found");
+  }
+  // Created afterwards, it is an ordinary group.
+  REQUIRE(CreateGroup(srv.port(), "zq1", {"alice"}));
+  ApiReply r = Api(srv.port(), "GET", "/api/history?conv=g:zq1");
+  INFO(r);
+  CHECK(r.status == 200);
+  CHECK(r.json["msgs"].size() == 0);
 }
 
 TEST_CASE("msg: a wrong method on an API path answers 405 with Allow") {

@@ -234,6 +234,40 @@ TEST_CASE("msg: joining a group that does not exist gets not_found") {
   CheckError(MustRequest(c, R"({"t":"join","id":5,"conv":"g:nosuch"})", 5), "not_found", 5);
 }
 
+TEST_CASE("msg: join and leave without an id are answered too, ok or error without id") {
+  // PROTOCOL.md 5 exempts only recv, read and watch from replying when
+  // they carry no id.
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "lobby", {"alice"}, /*open=*/true));
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice"}));
+  ImClient c;
+  LL_LOGIN(c, srv.port(), "carol", "phone");
+  auto next_reply = [&](std::string_view frame) {
+    REQUIRE(c.Send(std::string(frame)));
+    Json j = MustNext(c);
+    INFO(frame << " -> " << j);
+    CHECK(!j.Has("id"));
+    return j;
+  };
+  CHECK(next_reply(R"({"t":"join","conv":"g:lobby"})").Str("t") == "ok");
+  CHECK(Members(Api(srv.port(), "GET", "/api/groups/lobby").json) ==
+        std::vector<std::string>{"alice", "carol"});
+  CHECK(next_reply(R"({"t":"join","conv":"g:lobby"})").Str("t") == "ok");  // already one
+  CheckError(next_reply(R"({"t":"join","conv":"g:team"})"), "forbidden", -1);
+  CheckError(next_reply(R"({"t":"join","conv":"g:nosuch"})"), "not_found", -1);
+  CheckError(next_reply(R"({"t":"leave","conv":"g:nosuch"})"), "not_found", -1);
+  CHECK(next_reply(R"({"t":"leave","conv":"g:lobby"})").Str("t") == "ok");
+  CHECK(next_reply(R"({"t":"leave","conv":"g:lobby"})").Str("t") == "ok");  // not one now
+  CHECK(Members(Api(srv.port(), "GET", "/api/groups/lobby").json) ==
+        std::vector<std::string>{"alice"});
+  // recv and read stay silent without an id, errors included.
+  REQUIRE(c.Send(R"({"t":"recv","conv":"g:nosuch","seq":1})"));
+  REQUIRE(c.Send(R"({"t":"read","conv":"g:team","seq":1})"));
+  LL_EXPECT_NO_FRAME(c, 300ms);
+}
+
 TEST_CASE("msg: joining a group when already a member answers ok") {
   Secrets s;
   Server srv(MsgArgs(s));
