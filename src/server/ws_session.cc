@@ -25,6 +25,12 @@ struct WsHandler {
     s->SendFrame(c, opcode, data, len);
     return true;
   }
+  bool OnMessageStart(uint8_t opcode) {
+    // PROTOCOL.md 1.1: a binary frame on /ws closes 1003, its first fragment
+    // included (OnImMessage checks the whole ones).
+    if (c->kind == kIm && opcode == ws::kBinary) return s->OnImMessage(c, opcode, nullptr, 0);
+    return true;
+  }
   bool OnPing(uint8_t* data, size_t len) {
     s->shard_->metrics().ws_frames_in_total.Add();
     if (!CheckOutbuf()) return false;

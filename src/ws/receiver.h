@@ -11,6 +11,9 @@
 //   size_t max_message() const;      // --max-message; a larger message -> 1009
 //   bool OnMessage(uint8_t opcode, uint8_t* data, size_t len);  // kText/kBinary,
 //                                    // text already UTF-8 validated
+//   bool OnMessageStart(uint8_t opcode);  // optional: the first frame's
+//                                         // header of a message, before its
+//                                         // payload; false stops
 //   bool OnPing(uint8_t* data, size_t len);
 //   bool OnPong(uint8_t* data, size_t len);
 //   bool OnClose(uint16_t code, const uint8_t* reason, size_t reason_len);

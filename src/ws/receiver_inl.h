@@ -89,6 +89,15 @@ uint16_t Receiver::Run(uint8_t* data, size_t len, Handler& h) {
       if (code != kOk) {
         return code;
       }
+      if constexpr (requires(Handler& x) { x.OnMessageStart(uint8_t{}); }) {
+        // The first frame of a message, before any of its payload: a handler
+        // that refuses the kind (binary on /ws) stops here, not after a
+        // fragmented message has been read to its end.
+        if ((frame_opcode_ == kText || frame_opcode_ == kBinary) &&
+            !h.OnMessageStart(frame_opcode_)) {
+          return kStopped;
+        }
+      }
       const bool whole_message = (flags_ & kFlagFin) && frame_opcode_ != kContinuation;
       if (remaining_ <= size_t(end - p) && (whole_message || IsControl(frame_opcode_))) {
         const size_t n = size_t(remaining_);

@@ -118,6 +118,25 @@ TEST_CASE("msg: a binary frame on /ws closes with 1003") {
   CHECK(c.WaitClose() == 1003);
 }
 
+TEST_CASE("msg: the first fragment of a binary message closes with 1003, before the rest") {
+  // A binary frame is refused as soon as its header is read: the server does
+  // not wait for (or buffer) the rest of a fragmented binary message.
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  for (bool after_hello : {true, false}) {
+    INFO("after hello: " << after_hello);
+    ImClient c;
+    if (after_hello) {
+      LL_LOGIN(c, srv.port(), "alice", "phone");
+    } else {
+      REQUIRE_MESSAGE(c.Connect(srv.port()), c.error());
+    }
+    REQUIRE(c.ws().SendRaw(EncodeFrame(op::kBinary, R"({"t":)", /*fin=*/false)));
+    CHECK(c.WaitClose(2s) == 1003);
+  }
+}
+
 TEST_CASE("msg: a binary frame before hello closes with 1003") {
   Secrets s;
   Server srv(MsgArgs(s));
