@@ -182,7 +182,7 @@ ParseOutcome ParseFlags(int argc, char** argv, server::Config* cfg) {
     if (!hello_timeout.empty()) cfg->hello_timeout_s = Seconds("--hello-timeout", hello_timeout);
     if (!heartbeat.empty()) cfg->heartbeat_s = Seconds("--heartbeat", heartbeat);
     if (!ack_timeout.empty()) cfg->ack_timeout_s = Seconds("--ack-timeout", ack_timeout);
-    if (!retention.empty()) {
+    if (!retention.empty() && retention != "forever") {  // "forever": the default, said
       auto d = ParseDurationSeconds(retention);
       if (!d || *d == 0) throw BadValue("--retention: invalid duration '" + retention + "' (N with s, m, h or d)");
       cfg->retention_s = *d;

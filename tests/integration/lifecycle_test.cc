@@ -180,6 +180,21 @@ TEST_CASE("cli: --max-message 12XB exits non-zero with one line on stderr") {
   ExpectOneLineFailure({"--max-message", "12XB", "--storage", "memory", "--listen", "127.0.0.1:0"});
 }
 
+TEST_CASE("cli: --retention takes N with s, m, h or d, or forever (the default, said)") {
+  for (const char* bad : {"soon", "0s", "10", "-1d"}) {
+    INFO("--retention " << bad);
+    ExpectOneLineFailure({"--retention", bad, "--storage", "memory", "--listen", "127.0.0.1:0"});
+  }
+  for (const char* good : {"forever", "7d", "36h"}) {
+    INFO("--retention " << good);
+    Server srv(Server::EchoArgs({"--retention", good}));
+    LL_START(srv);
+    HttpResponse r;
+    REQUIRE(Fetch(srv.port(), "GET", "/readyz", &r));
+    CHECK(r.status == 200);
+  }
+}
+
 TEST_CASE("cli: --listen without a port exits non-zero with one line on stderr") {
   ExpectOneLineFailure({"--listen", "nohost", "--storage", "memory"});
 }
