@@ -248,8 +248,7 @@ void Hub::SendError(const Origin& o, int code, const char* msg, int http_status)
   SendReply(o, std::move(out));
 }
 
-void Hub::SendOk(const Origin& o, bool without_id_too) {
-  if (!o.has_id && !without_id_too) return;
+void Hub::SendOk(const Origin& o) {
   std::string out;
   proto::AppendOk(&out, o.has_id ? proto::FrameId(o.id) : std::nullopt);
   SendReply(o, std::move(out));

@@ -217,9 +217,9 @@ class Hub : public EngineListener {
   // POST /api/publish the {"conv","seq","ts"[,"dup"]} object.
   void SendAck(const Op* op, std::string_view conv, uint64_t seq, int64_t ts, bool dup,
                uint64_t created_us = 0);
-  // `ok` with the request's id. Without an id: nothing for recv and read
-  // (PROTOCOL.md 5), a bare {"t":"ok"} for the others (join, leave).
-  void SendOk(const Origin& o, bool without_id_too = false);
+  // `ok`, with the request's id if it had one (whether a request without
+  // one is answered at all is SilentWithoutId's call, in hub_conv.cc).
+  void SendOk(const Origin& o);
 
   // C side (hub_conn.cc).
   void OnReply(Reply* r);

@@ -24,8 +24,6 @@ using proto::ErrorCode;
 
 constexpr size_t kMsgPrefix = sizeof("{\"t\":\"msg\",") - 1;
 
-net::SharedBuf* MakeFrame(const std::string& json) { return NewSharedFrame(json); }
-
 // recv and read have no reply without an id (PROTOCOL.md 5), errors
 // included; every other request is answered, with or without one.
 bool SilentWithoutId(const Op* op) {
@@ -163,7 +161,7 @@ void Hub::DoSend(Op* op) {
   if (op->ephemeral) {
     // Not stored, not deduplicated, no seq: pushed to who is online now.
     proto::AppendEphemeralMsg(&scratch_, m);
-    net::SharedBuf* f = MakeFrame(scratch_);
+    net::SharedBuf* f = NewSharedFrame(scratch_);
     FanOut(c, f, op->origin.http ? nullptr : &op->origin.conn, nullptr, 0, 0);
     f->Unref();
     SendAck(op, c->id, 0, op->ts, false);
@@ -176,7 +174,7 @@ void Hub::DoSend(Op* op) {
   StoredMsg sm;
   sm.seq = m.seq;
   sm.ts = op->ts;
-  sm.frame = MakeFrame(scratch_);
+  sm.frame = NewSharedFrame(scratch_);
   engine_->Append(c, op, sm);
 }
 
@@ -211,7 +209,7 @@ void Hub::OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) {
 void Hub::OnStateDurable(Op* op, bool ok) {
   if (ok) {
     if (op->type == OpType::kJoin || op->type == OpType::kLeave) {
-      SendOk(op->origin, true);
+      SendOk(op->origin);
     } else {
       SendReply(op->origin, std::move(op->reply));
     }
@@ -260,7 +258,7 @@ void Hub::MoveCursor(ConvState* c, Op* op, bool recv, uint64_t seq) {
   scratch_.clear();
   proto::AppendReceipt(&scratch_, c->id, seq, op->user,
                        recv ? proto::ReceiptKind::kDelivered : proto::ReceiptKind::kRead);
-  net::SharedBuf* f = MakeFrame(scratch_);
+  net::SharedBuf* f = NewSharedFrame(scratch_);
   FanOut(c, f, &op->origin.conn, nullptr, 0, 0);
   f->Unref();
 }
@@ -272,13 +270,13 @@ void Hub::DoCursor(Op* op) {
     // cursor there cannot move (its last seq is 0).
     proto::ConvId id;
     if (proto::ParseConv(op->conv, &id) && id.kind == proto::ConvKind::kDirect &&
-        (id.a == op->user || id.b == op->user)) {
+        (id.a == op->user || id.b == op->user) && !SilentWithoutId(op)) {
       SendOk(op->origin);
     }
     return;
   }
   MoveCursor(c, op, op->type == OpType::kRecv, op->seq);
-  SendOk(op->origin);
+  if (!SilentWithoutId(op)) SendOk(op->origin);
 }
 
 void Hub::BuildPage(std::string* out, const Origin& o, ConvState* c, const Op* op) {
@@ -368,7 +366,7 @@ bool Hub::DoJoinLeave(Op* op) {
     IndexConv(op->user, c->id, false);
     ch.remove.push_back(op->user);
   } else {
-    SendOk(op->origin, true);  // nothing changes
+    SendOk(op->origin);  // nothing changes
     return false;
   }
   engine_->GroupChanged(c, ch, op);  // answered once durable
@@ -411,10 +409,6 @@ bool Hub::DoGroupAdmin(Op* op) {
     case OpType::kGroupMembers:
     case OpType::kGroupGet:
     case OpType::kGroupDelete:
-      if (!c.exists) {
-        SendError(op->origin, int(ErrorCode::kNotFound), "no such group");
-        return false;
-      }
       if (op->type == OpType::kGroupMembers) {
         for (const std::string& u : op->add) {
           if (c.members.insert(u).second) {

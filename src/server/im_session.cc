@@ -44,11 +44,8 @@ void Session::EndSession(Conn* c, uint16_t code, const char* reason) {
 }
 
 // A text or binary message on /ws. Returns false when the connection closes.
-bool Session::OnImMessage(Conn* c, uint8_t opcode, uint8_t* data, size_t len) {
-  if (opcode == ws::kBinary) {
-    CloseWs(c, ws::close_code::kUnsupportedData, "binary frames are not accepted");
-    return false;
-  }
+bool Session::OnImMessage(Conn* c, [[maybe_unused]] uint8_t opcode, uint8_t* data, size_t len) {
+  LL_DCHECK(opcode == ws::kText);  // binary is refused at its first frame (WsHandler)
   // Rate: every data frame counts, hello included.
   core::RateLimiter::Decision d = limiter_.Take(&c->im->rate, shard_->now_ms());
   if (!d.allowed) {
@@ -256,14 +253,9 @@ void Session::WriteShared(void* conn, net::SharedBuf* json) {
     SseWriteShared(c, json);
     return;
   }
-  if (json->head > 0) {
-    // Built with its WebSocket header (core::NewSharedFrame).
-    shard_->SendShared(c, nullptr, 0, json, 0, json->len);
-  } else {
-    uint8_t hdr[ws::kMaxHeaderSize];
-    size_t hl = ws::WriteHeader(hdr, ws::kText, true, json->len, nullptr);
-    shard_->SendShared(c, hdr, hl, json, 0, json->len);
-  }
+  // Built with its WebSocket header in front (core::NewSharedFrame).
+  LL_DCHECK(json->head > 0);
+  shard_->SendShared(c, nullptr, 0, json, 0, json->len);
   shard_->metrics().ws_frames_out_total.Add();
 }
 

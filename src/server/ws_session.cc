@@ -26,9 +26,12 @@ struct WsHandler {
     return true;
   }
   bool OnMessageStart(uint8_t opcode) {
-    // PROTOCOL.md 1.1: a binary frame on /ws closes 1003, its first fragment
-    // included (OnImMessage checks the whole ones).
-    if (c->kind == kIm && opcode == ws::kBinary) return s->OnImMessage(c, opcode, nullptr, 0);
+    // PROTOCOL.md 1.1: a binary frame on /ws closes 1003, at the header of
+    // its first frame (before any payload of a fragmented one).
+    if (c->kind == kIm && opcode == ws::kBinary) {
+      s->CloseWs(c, ws::close_code::kUnsupportedData, "binary frames are not accepted");
+      return false;
+    }
     return true;
   }
   bool OnPing(uint8_t* data, size_t len) {
