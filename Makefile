@@ -10,7 +10,7 @@ RUN_ARGS  ?= --auth none
 
 # Debian 12 packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
-  libuv1-dev node-llhttp libsimdjson-dev libmimalloc-dev doctest-dev libcli11-dev \
+  libuv1-dev liburing-dev node-llhttp libsimdjson-dev libmimalloc-dev doctest-dev libcli11-dev \
   libssl-dev libxxhash-dev zlib1g-dev wrk \
   groff-base man-db mandoc systemd strace curl prometheus chromium
 # (tests/ops: groff/man/mandoc render the man page, systemd-analyze verifies the

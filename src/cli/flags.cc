@@ -93,7 +93,8 @@ ParseOutcome ParseFlags(int argc, char** argv, server::Config* cfg) {
   std::string listen = cfg->listen, threads, storage = "disk", fsync = "always", fsync_ms,
               auth = "jwt", jwt_file, api_file, max_body, max_message, max_outbuf, rate,
               max_conns, receipt_limit, hello_timeout, heartbeat, ack_timeout, retention,
-              segment_size, partitions, log_level = "info", request_timeout, keepalive_timeout, max_header;
+              segment_size, partitions, log_level = "info", request_timeout, keepalive_timeout, max_header,
+              io_uring = "on";
   bool echo = false, web = false;
   app.add_flag("--version", version, "Print the version and exit");
   app.add_option("--listen", listen, "HOST:PORT of every shard's listening socket [127.0.0.1:8080]");
@@ -123,6 +124,8 @@ ParseOutcome ParseFlags(int argc, char** argv, server::Config* cfg) {
   app.add_option("--log-level", log_level, "debug|info|warn|error [info]");
   app.add_option("--request-timeout", request_timeout, "Seconds for an HTTP request to arrive whole; then 408 [10]");
   app.add_option("--keepalive-timeout", keepalive_timeout, "Seconds an idle keep-alive HTTP connection is kept [60]");
+  app.add_option("--io-uring", io_uring,
+                 "on|off; on: a turn's writes to many connections are one io_uring submission [on]");
   app.add_option("--max-header", max_header, "Largest HTTP request line + headers, B; more: 431 [16KiB]");
 
   try {
@@ -194,6 +197,11 @@ ParseOutcome ParseFlags(int argc, char** argv, server::Config* cfg) {
       cfg->keepalive_timeout_s = Seconds("--keepalive-timeout", keepalive_timeout);
     }
     if (!max_header.empty()) cfg->max_header = Bytes("--max-header", max_header, 256);
+    if (io_uring == "on" || io_uring == "off") {
+      cfg->io_uring = io_uring == "on";
+    } else {
+      throw BadValue("--io-uring: expected on or off, got '" + io_uring + "'");
+    }
     LogLevel level;
     if (!ParseLogLevel(log_level.c_str(), &level)) {
       throw BadValue("--log-level: expected debug, info, warn or error, got '" + log_level + "'");

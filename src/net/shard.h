@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -85,6 +86,10 @@ struct ShardOptions {
   uint32_t linger_ms = 2000;       // wait for the peer's FIN after shutting our side
   uint32_t drain_ms = 10000;       // give up writing a closing connection's last bytes
   uint32_t shutdown_grace_ms = 2000;  // on stop, then force-close what remains
+  // Writes to several connections in one turn go to the kernel as one
+  // io_uring submission (Shard::FlushBatch) instead of a sendmsg each; off,
+  // or when the kernel refuses a ring, every write is its own sendmsg.
+  bool io_uring = true;
 };
 
 class Shard {
@@ -168,7 +173,9 @@ class Shard {
   void Uncork();
   bool WriteNow(Connection* c, const iovec* iov, int n, size_t total);
   void Flush(Connection* c);
-  int Gather(iovec* v, int n);
+  void FlushDone(Connection* c);
+  size_t FlushBatch(size_t i, size_t* keep);
+  void InitBatch();
   void UpdatePoll(Connection* c);
   void MarkDirty(Connection* c);
   void FlushDirty();
@@ -210,6 +217,8 @@ class Shard {
   uint8_t* read_buf_ = nullptr;
   uint8_t* cork_buf_ = nullptr;
   uint8_t* gather_buf_ = nullptr;  // Flush's copy of small segments (Gather)
+  struct Batch;                     // FlushBatch's ring and arrays (shard.cc)
+  std::unique_ptr<Batch> batch_;    // null: every write is a sendmsg
   size_t cork_len_ = 0;
   Connection* corked_ = nullptr;
   std::vector<Connection*> dirty_;

@@ -40,6 +40,7 @@ struct Config {
   uint64_t request_timeout_s = 10;    // an HTTP request must complete within this
   uint64_t keepalive_timeout_s = 60;  // idle keep-alive HTTP connections are closed
   uint64_t max_header = 16 * 1024;    // request line + headers; more -> 431
+  bool io_uring = true;               // batch writes to many connections (net::ShardOptions)
 };
 
 }  // namespace longlink::server

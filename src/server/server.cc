@@ -53,6 +53,7 @@ Status Server::Start() {
   // timeout) to be honoured within a quarter of it, at most once per second.
   uint64_t shortest = std::min(cfg_.heartbeat_s, cfg_.request_timeout_s);
   opts.tick_ms = uint32_t(std::clamp<uint64_t>(shortest * 1000 / 4, 50, 1000));
+  opts.io_uring = cfg_.io_uring;
   for (int i = 0; i < cfg_.threads; i++) {
     shards_.push_back(std::make_unique<net::Shard>(i, opts));
     sessions_.push_back(std::make_unique<Session>(this, shards_.back().get()));
