@@ -70,6 +70,30 @@ constexpr int kReadyBatch = 256;  // events taken per epoll_wait on the set
 
 }  // namespace
 
+// The kernel side of a turn's writes to many connections is mostly the cost
+// of entering it: on this machine (PTI) a 110-byte sendmsg to a loopback
+// socket takes 3.6 us, and the same sends submitted 256 at a time through
+// io_uring 1.5 us each (bench/README.md). So FlushDirty hands the writes of
+// two or more connections to FlushBatch: each one's queue as one send (its
+// leading small segments gathered into the batch's arena), all submitted with
+// one io_uring_enter. MSG_DONTWAIT makes a send the socket cannot take fail
+// with EAGAIN at once instead of waiting in the ring, so every send has
+// completed when the submission returns, and nothing (queue, iovec, gather
+// copy) is needed after this call: a connection that took less than it was
+// offered waits for EPOLLOUT as it would after a short sendmsg.
+struct Shard::Batch {
+  struct Item {
+    Connection* c;
+    size_t len;
+    int32_t res;
+  };
+  io_uring ring;
+  Item items[kRingEntries];
+  msghdr msgs[kRingEntries];
+  iovec iov[kBatchIov];
+  uint8_t gather[kBatchGather];
+};
+
 Shard::Shard(int id, const ShardOptions& opts) : id_(id), opts_(opts) {
   LL_CHECK(uv_loop_init(&loop_) == 0);
   loop_.data = this;
@@ -233,13 +257,31 @@ void Shard::OnReady() {
   int n = ::epoll_wait(epfd_, evs, kReadyBatch, 0);
   // A connection closed by an earlier event of this batch is still
   // allocated (freed at the end of the turn) and is skipped as closed.
-  for (int i = 0; i < n; i++) OnConnEvents(static_cast<Connection*>(evs[i].data.ptr), evs[i].events);
+  if (batch_ == nullptr || n < 2) {
+    for (int i = 0; i < n; i++) OnConnEvents(static_cast<Connection*>(evs[i].data.ptr), evs[i].events);
+    return;
+  }
+  // Several ready: their writes and hang-ups first, then one submission
+  // reads them all (ReadBatch).
+  Connection* readers[kReadyBatch];
+  int r = 0;
+  for (int i = 0; i < n; i++) {
+    auto* c = static_cast<Connection*>(evs[i].data.ptr);
+    if (OnConnEvents(c, evs[i].events, /*read=*/false)) readers[r++] = c;
+  }
+  if (r == 1) {
+    if (!readers[0]->closed()) Read(readers[0]);
+  } else if (r > 1) {
+    ReadBatch(readers, r);
+  }
 }
 
-void Shard::OnConnEvents(Connection* c, uint32_t events) {
-  if (c->closed()) return;
+// Returns whether the connection is to be read: done here if `read`, else
+// left to the caller.
+bool Shard::OnConnEvents(Connection* c, uint32_t events, bool read) {
+  if (c->closed()) return false;
   if (events & EPOLLOUT) Flush(c);
-  if (c->closed()) return;
+  if (c->closed()) return false;
   if ((events & (EPOLLERR | EPOLLHUP)) && (c->flags & Connection::kReadPaused)) {
     // Reading is paused but the socket failed or both sides are shut: no
     // byte will leave or arrive any more (epoll reports these regardless
@@ -249,9 +291,12 @@ void Shard::OnConnEvents(Connection* c, uint32_t events) {
     } else {
       handler_->OnEof(c);
     }
-    return;
+    return false;
   }
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) Read(c);
+  if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return false;
+  if (!read) return true;
+  Read(c);
+  return false;
 }
 
 void Shard::Read(Connection* c) {
@@ -283,6 +328,62 @@ void Shard::Read(Connection* c) {
     if (FlushIfDue()) return;
     if (c->closed() || (c->flags & Connection::kReadPaused)) return;
     if (size_t(n) < opts_.read_buffer) return;
+  }
+}
+
+// What one recv is to Read, one io_uring submission is here to several
+// connections (the cost is in entering the kernel: FlushBatch). Each gets an
+// equal part of the read buffer; parts are handled in order, each as Read
+// handles a read, so one part's parser may read the next part's bytes as its
+// padding but never writes them. A part the socket filled may have more
+// behind it: after all parts are handled, Read takes the rest, from the
+// start of the buffer. MSG_DONTWAIT: every recv has completed when the
+// submission returns.
+void Shard::ReadBatch(Connection** readers, int r) {
+  Batch& b = *batch_;
+  LL_DCHECK(r >= 2 && unsigned(r) <= kRingEntries);
+  size_t part = opts_.read_buffer / size_t(r);
+  for (int j = 0; j < r; j++) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&b.ring);
+    LL_DCHECK(sqe != nullptr);
+    io_uring_prep_recv(sqe, readers[j]->fd(), read_buf_ + size_t(j) * part, part, MSG_DONTWAIT);
+    io_uring_sqe_set_data64(sqe, uint64_t(j));
+  }
+  Complete(unsigned(r));
+  metrics_.read_batches_total.Add();
+  int more = 0;
+  for (int j = 0; j < r; j++) {
+    Connection* c = readers[j];
+    int32_t n = b.items[j].res;
+    if (c->closed()) continue;  // closed by an earlier part's handler
+    if (n < 0) {
+      if (n == -EAGAIN || n == -EINTR) continue;
+      n = 0;  // ECONNRESET etc.: handled as EOF
+    }
+    if (n == 0) {
+      if (c->flags & Connection::kLingering) {
+        CloseNow(c);
+      } else {
+        handler_->OnEof(c);
+      }
+      continue;
+    }
+    metrics_.bytes_in_total.Add(uint64_t(n));
+    if (!(c->flags & Connection::kLingering)) {  // else discarded
+      c->last_rx_ms = now_ms();
+      corked_ = c;
+      handler_->OnData(c, read_buf_ + size_t(j) * part, size_t(n));
+      Uncork();
+      // A part that fanned out a lot is written now; the rest of its
+      // input waits for the next wake-up (see Read).
+      if (FlushIfDue()) continue;
+      if (c->closed() || (c->flags & Connection::kReadPaused)) continue;
+    }
+    if (size_t(n) == part) readers[more++] = c;
+  }
+  for (int j = 0; j < more; j++) {
+    Connection* c = readers[j];
+    if (!c->closed() && !(c->flags & Connection::kReadPaused)) Read(c);
   }
 }
 
@@ -433,30 +534,6 @@ void Shard::FlushDone(Connection* c) {
   UpdatePoll(c);
 }
 
-// The kernel side of a turn's writes to many connections is mostly the cost
-// of entering it: on this machine (PTI) a 110-byte sendmsg to a loopback
-// socket takes 3.6 us, and the same sends submitted 256 at a time through
-// io_uring 1.5 us each (bench/README.md). So FlushDirty hands the writes of
-// two or more connections to FlushBatch: each one's queue as one send (its
-// leading small segments gathered into the batch's arena), all submitted with
-// one io_uring_enter. MSG_DONTWAIT makes a send the socket cannot take fail
-// with EAGAIN at once instead of waiting in the ring, so every send has
-// completed when the submission returns, and nothing (queue, iovec, gather
-// copy) is needed after this call: a connection that took less than it was
-// offered waits for EPOLLOUT as it would after a short sendmsg.
-struct Shard::Batch {
-  struct Item {
-    Connection* c;
-    size_t len;
-    int32_t res;
-  };
-  io_uring ring;
-  Item items[kRingEntries];
-  msghdr msgs[kRingEntries];
-  iovec iov[kBatchIov];
-  uint8_t gather[kBatchGather];
-};
-
 // On the shard's thread (the ring is single-issuer).
 void Shard::InitBatch() {
   if (!opts_.io_uring) return;
@@ -470,6 +547,36 @@ void Shard::InitBatch() {
     return;
   }
   batch_ = std::move(b);
+}
+
+// Submits the k operations prepared in the ring and waits for all of them:
+// each result goes to items[its user data].res.
+void Shard::Complete(unsigned k) {
+  Batch& b = *batch_;
+  int r;
+  do {
+    r = io_uring_submit_and_wait(&b.ring, k);
+  } while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
+  // The operations are in the ring and cannot be taken back: going on
+  // without their results would lose bytes read or write some twice.
+  if (r < 0) LL_ERROR("shard %d: io_uring_submit_and_wait: %s", id_, std::strerror(-r));
+  LL_CHECK(r >= 0);
+  unsigned got = 0;
+  while (got < k) {
+    io_uring_cqe* cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&b.ring, head, cqe) {
+      b.items[cqe->user_data].res = cqe->res;
+      seen++;
+    }
+    io_uring_cq_advance(&b.ring, seen);
+    got += seen;
+    if (got < k) {
+      int w = io_uring_wait_cqe(&b.ring, &cqe);
+      if (w < 0 && w != -EINTR) LL_ERROR("shard %d: io_uring_wait_cqe: %s", id_, std::strerror(-w));
+      LL_CHECK(w == 0 || w == -EINTR);
+    }
+  }
 }
 
 // Writes dirty_[i...] that are not being read, up to one submission's worth;
@@ -516,30 +623,7 @@ size_t Shard::FlushBatch(size_t i, size_t* keep) {
     iov_used += n;
   }
   if (k == 0) return i;
-  int r;
-  do {
-    r = io_uring_submit_and_wait(&b.ring, k);
-  } while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
-  // The sends are in the ring and cannot be taken back: going on without
-  // their results would write the same bytes twice.
-  if (r < 0) LL_ERROR("shard %d: io_uring_submit_and_wait: %s", id_, std::strerror(-r));
-  LL_CHECK(r >= 0);
-  unsigned got = 0;
-  while (got < k) {
-    io_uring_cqe* cqe;
-    unsigned head, seen = 0;
-    io_uring_for_each_cqe(&b.ring, head, cqe) {
-      b.items[cqe->user_data].res = cqe->res;
-      seen++;
-    }
-    io_uring_cq_advance(&b.ring, seen);
-    got += seen;
-    if (got < k) {
-      int w = io_uring_wait_cqe(&b.ring, &cqe);
-      if (w < 0 && w != -EINTR) LL_ERROR("shard %d: io_uring_wait_cqe: %s", id_, std::strerror(-w));
-      LL_CHECK(w == 0 || w == -EINTR);
-    }
-  }
+  Complete(k);
   metrics_.write_batches_total.Add();
   // A failed connection's handler may write to, or close, connections later
   // in the batch: each is looked at only when its turn comes.

@@ -167,7 +167,9 @@ class Shard {
   void StopListening();
   void Accept();
   void OnReady();
-  void OnConnEvents(Connection* c, uint32_t events);
+  bool OnConnEvents(Connection* c, uint32_t events, bool read = true);
+  void ReadBatch(Connection** readers, int r);
+  void Complete(unsigned k);
   void FreeClosed();
   void Read(Connection* c);
   void Uncork();

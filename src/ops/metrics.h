@@ -63,6 +63,7 @@ class Histogram {
   X(outbuf_bytes, gauge, "Bytes queued and not yet written")                       \
   X(early_flushes_total, counter, "Mid-turn writes of output over the flush budget") \
   X(write_batches_total, counter, "Writes to several connections in one io_uring submission") \
+  X(read_batches_total, counter, "Reads of several connections in one io_uring submission") \
   X(sessions, gauge, "Sessions that said hello")                                   \
   X(messages_in_total, counter, "send frames received")                            \
   X(deliveries_total, counter, "Frames pushed to connections (msg, receipt)")      \
