@@ -333,12 +333,14 @@ void Shard::Read(Connection* c) {
 
 // What one recv is to Read, one io_uring submission is here to several
 // connections (the cost is in entering the kernel: FlushBatch). Each gets an
-// equal part of the read buffer; parts are handled in order, each as Read
-// handles a read, so one part's parser may read the next part's bytes as its
-// padding but never writes them. A part the socket filled may have more
-// behind it: after all parts are handled, Read takes the rest, from the
-// start of the buffer. MSG_DONTWAIT: every recv has completed when the
-// submission returns.
+// equal part of the read buffer; parts are handled in order, so one part's
+// parser may read the next part's bytes as its padding but never writes
+// them. Unlike Read, nothing is corked: what a part's handler answers is
+// queued and leaves with the turn's other writes in one submission (memory
+// chat at depth 16: 1.16x the messages/s of writing each cork at once,
+// bench/README.md). A part the socket filled may have more behind it: after
+// all parts are handled, Read takes the rest, from the start of the buffer.
+// MSG_DONTWAIT: every recv has completed when the submission returns.
 void Shard::ReadBatch(Connection** readers, int r) {
   Batch& b = *batch_;
   LL_DCHECK(r >= 2 && unsigned(r) <= kRingEntries);
@@ -371,9 +373,7 @@ void Shard::ReadBatch(Connection** readers, int r) {
     metrics_.bytes_in_total.Add(uint64_t(n));
     if (!(c->flags & Connection::kLingering)) {  // else discarded
       c->last_rx_ms = now_ms();
-      corked_ = c;
       handler_->OnData(c, read_buf_ + size_t(j) * part, size_t(n));
-      Uncork();
       // A part that fanned out a lot is written now; the rest of its
       // input waits for the next wake-up (see Read).
       if (FlushIfDue()) continue;
