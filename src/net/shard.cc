@@ -553,14 +553,21 @@ void Shard::InitBatch() {
 // each result goes to items[its user data].res.
 void Shard::Complete(unsigned k) {
   Batch& b = *batch_;
-  int r;
-  do {
-    r = io_uring_submit_and_wait(&b.ring, k);
-  } while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
-  // The operations are in the ring and cannot be taken back: going on
-  // without their results would lose bytes read or write some twice.
-  if (r < 0) LL_ERROR("shard %d: io_uring_submit_and_wait: %s", id_, std::strerror(-r));
-  LL_CHECK(r >= 0);
+  // The kernel may take fewer than asked (short of memory): submit again
+  // until it took all. The operations are in the ring and cannot be taken
+  // back, so going on without their results would lose bytes read or write
+  // some twice: a ring that keeps refusing is fatal.
+  unsigned submitted = 0;
+  for (int tries = 0; submitted < k; tries++) {
+    int r = io_uring_submit(&b.ring);
+    if (r > 0) {
+      submitted += unsigned(r);
+      continue;
+    }
+    if ((r == 0 || r == -EINTR || r == -EAGAIN || r == -EBUSY) && tries < 10000) continue;
+    LL_ERROR("shard %d: io_uring_submit: %s", id_, r < 0 ? std::strerror(-r) : "nothing taken");
+    LL_CHECK(false);
+  }
   unsigned got = 0;
   while (got < k) {
     io_uring_cqe* cqe;
