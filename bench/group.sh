@@ -32,7 +32,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 DRAIN=${DRAIN:-2}
 PARTS=${PARTS:-"high low t2"}
-IMLOAD=$BUILD_DIR/bench/imload
+IMLOAD=${IMLOAD:-$BUILD_DIR/bench/imload}
 
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null || die "cmake failed"

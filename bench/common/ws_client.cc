@@ -2,6 +2,7 @@
 // batching.
 #include "common/ws_client.h"
 
+#include <liburing.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -54,7 +55,29 @@ int MakeTarget(const std::string& host, int port, const std::string& path, Targe
 
 // ---- FlushQueue -------------------------------------------------------------
 
+constexpr unsigned kRingEntries = 256;
+
+struct FlushQueue::Ring {
+  io_uring ring;
+  WsClient* clients[kRingEntries];
+  int res[kRingEntries];
+  bool ok = false;
+  ~Ring() {
+    if (ok)
+      io_uring_queue_exit(&ring);
+  }
+};
+
 FlushQueue::FlushQueue(uv_loop_t* loop) {
+  auto r = std::make_unique<Ring>();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+  r->ok = io_uring_queue_init_params(kRingEntries, &r->ring, &p) == 0;
+  if (r->ok) {
+    ring_ = std::move(r);
+  } else {
+    std::fprintf(stderr, "bench: no io_uring; one write per connection\n");
+  }
   LL_CHECK(uv_prepare_init(loop, &prepare_) == 0);
   LL_CHECK(uv_check_init(loop, &check_) == 0);
   prepare_.data = this;
@@ -83,9 +106,62 @@ void FlushQueue::Stop() {
 void FlushQueue::FlushAll() {
   while (!dirty_.empty()) {
     flushing_.swap(dirty_);
-    for (WsClient* c : flushing_) c->Flush();
+    if (ring_ == nullptr || flushing_.size() < 2) {
+      for (WsClient* c : flushing_) c->Flush();
+    } else {
+      for (size_t i = 0; i < flushing_.size(); i += kRingEntries)
+        FlushBatch(i, std::min(flushing_.size(), i + kRingEntries));
+    }
     flushing_.clear();
   }
+}
+
+// MSG_DONTWAIT: a send the socket cannot take fails at once with EAGAIN
+// (then uv_write takes over, as after a short uv_try_write), so every send
+// has completed when the submission returns.
+void FlushQueue::FlushBatch(size_t from, size_t to) {
+  Ring& r = *ring_;
+  unsigned k = 0;
+  for (size_t i = from; i < to; i++) {
+    WsClient* c = flushing_[i];
+    int fd;
+    const uint8_t* data;
+    size_t len;
+    if (!c->PrepareWrite(&fd, &data, &len))
+      continue;
+    io_uring_sqe* sqe = io_uring_get_sqe(&r.ring);
+    LL_CHECK(sqe != nullptr);
+    io_uring_prep_send(sqe, fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    io_uring_sqe_set_data64(sqe, k);
+    r.clients[k++] = c;
+  }
+  if (k == 0)
+    return;
+  unsigned submitted = 0;
+  for (int tries = 0; submitted < k; tries++) {
+    int n = io_uring_submit(&r.ring);
+    if (n > 0) {
+      submitted += unsigned(n);
+      continue;
+    }
+    LL_CHECK((n == 0 || n == -EINTR || n == -EAGAIN || n == -EBUSY) && tries < 10000);
+  }
+  unsigned got = 0;
+  while (got < k) {
+    io_uring_cqe* cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&r.ring, head, cqe) {
+      r.res[cqe->user_data] = cqe->res;
+      seen++;
+    }
+    io_uring_cq_advance(&r.ring, seen);
+    got += seen;
+    if (got < k) {
+      int w = io_uring_wait_cqe(&r.ring, &cqe);
+      LL_CHECK(w == 0 || w == -EINTR);
+    }
+  }
+  for (unsigned j = 0; j < k; j++) r.clients[j]->Wrote(r.res[j]);
 }
 
 void FlushQueue::OnPrepare(uv_prepare_t* h) {
@@ -269,17 +345,38 @@ void WsClient::MarkDirty() {
 }
 
 void WsClient::Flush() {
-  dirty_ = false;
-  if (writing_ || pending_.empty())
+  int fd;
+  const uint8_t* data;
+  size_t len;
+  if (!PrepareWrite(&fd, &data, &len))
     return;
-  if (state_ != State::kUpgrading && state_ != State::kOpen) {
-    pending_.Clear();
-    return;
-  }
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(pending_.data()), unsigned(pending_.size()));
-  int n = uv_try_write(stream, &buf, 1);
-  if (n == UV_EAGAIN)
+  Wrote(uv_try_write(stream, &buf, 1));
+}
+
+bool WsClient::PrepareWrite(int* fd, const uint8_t** data, size_t* len) {
+  dirty_ = false;
+  if (writing_ || pending_.empty())
+    return false;
+  if (state_ != State::kUpgrading && state_ != State::kOpen) {
+    pending_.Clear();
+    return false;
+  }
+  uv_os_fd_t f;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &f) != 0)
+    return false;
+  *fd = f;
+  *data = pending_.data();
+  *len = pending_.size();
+  return true;
+}
+
+// n: bytes written, or a negative errno (UV_* errors are -errno on Linux).
+void WsClient::Wrote(int n) {
+  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
+  uv_buf_t buf;
+  if (n == UV_EAGAIN || n == UV_EINTR)
     n = 0;
   if (n < 0) {
     Fail("write", n);

@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,7 +55,10 @@ class FlushQueue {
   FlushQueue& operator=(const FlushQueue&) = delete;
 
   void Add(WsClient* client) { dirty_.push_back(client); }
-  // Writes every dirty connection now.
+  // Writes every dirty connection now: two or more in one io_uring
+  // submission (the server's batching, net::Shard::FlushBatch, for the same
+  // reason: a write's syscall entry costs more than its loopback work), one
+  // uv_try_write each if the kernel refused a ring.
   void FlushAll();
   // Closes the prepare/check handles; call before the final uv_run.
   void Stop();
@@ -62,7 +66,10 @@ class FlushQueue {
  private:
   static void OnPrepare(uv_prepare_t* h);
   static void OnCheck(uv_check_t* h);
+  void FlushBatch(size_t from, size_t to);
 
+  struct Ring;
+  std::unique_ptr<Ring> ring_;  // null: no io_uring
   uv_prepare_t prepare_;
   uv_check_t check_;
   std::vector<WsClient*> dirty_;
@@ -110,6 +117,10 @@ class WsClient {
 
   // Writes pending output (called by FlushQueue).
   void Flush();
+  // FlushQueue's batched write: whether there is output to write now, and
+  // where (then the result of writing it goes to Wrote: bytes, or -errno).
+  bool PrepareWrite(int* fd, const uint8_t** data, size_t* len);
+  void Wrote(int n);
 
   // uv_hrtime() taken once when the read being handled returned: the arrival
   // time of every frame it holds (one clock read per read, not per frame).
