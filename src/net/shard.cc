@@ -353,10 +353,14 @@ void Shard::ReadBatch(Connection** readers, int r) {
   }
   Complete(unsigned(r));
   metrics_.read_batches_total.Add();
+  // A part's handler may write the turn's output (FlushIfDue), which
+  // reuses the batch: take the results first.
+  int32_t res[kReadyBatch];
+  for (int j = 0; j < r; j++) res[j] = b.items[j].res;
   int more = 0;
   for (int j = 0; j < r; j++) {
     Connection* c = readers[j];
-    int32_t n = b.items[j].res;
+    int32_t n = res[j];
     if (c->closed()) continue;  // closed by an earlier part's handler
     if (n < 0) {
       if (n == -EAGAIN || n == -EINTR) continue;
@@ -500,7 +504,7 @@ void Shard::Flush(Connection* c) {
   while (c->out != nullptr && !c->out->empty()) {
     iovec v[kMaxIov];
     int n = c->out->Fill(v, kMaxIov);
-    size_t gathered = 0;
+    size_t gathered = 0;  // (one gather at a time: the buffer is reused)
     if (n > 1) n = Gather(v, n, gather_buf_, kGatherBuf, &gathered);
     ssize_t w = SendIov(c->fd(), v, n);
     if (w < 0) {
@@ -512,10 +516,6 @@ void Shard::Flush(Connection* c) {
     c->out->Consume(size_t(w));
     metrics_.outbuf_bytes.Sub(uint64_t(w));
     metrics_.bytes_out_total.Add(uint64_t(w));
-  }
-  if (c->out != nullptr && c->out->empty()) {
-    delete c->out;
-    c->out = nullptr;
   }
   FlushDone(c);
 }
@@ -633,10 +633,13 @@ size_t Shard::FlushBatch(size_t i, size_t* keep) {
   Complete(k);
   metrics_.write_batches_total.Add();
   // A failed connection's handler may write to, or close, connections later
-  // in the batch: each is looked at only when its turn comes.
+  // in the batch: each is looked at only when its turn comes. The results
+  // are copied first, should a handler ever start a batch of its own.
+  Batch::Item items[kRingEntries];
+  std::copy(b.items, b.items + k, items);
   for (unsigned j = 0; j < k; j++) {
-    Connection* c = b.items[j].c;
-    int32_t res = b.items[j].res;
+    Connection* c = items[j].c;
+    int32_t res = items[j].res;
     if (c->closed()) continue;
     if (res < 0) {
       if (res != -EAGAIN && res != -EINTR) {
@@ -648,7 +651,7 @@ size_t Shard::FlushBatch(size_t i, size_t* keep) {
     c->out->Consume(size_t(res));
     metrics_.outbuf_bytes.Sub(uint64_t(res));
     metrics_.bytes_out_total.Add(uint64_t(res));
-    if (size_t(res) == b.items[j].len && !c->out->empty()) {
+    if (size_t(res) == items[j].len && !c->out->empty()) {
       Flush(c);  // more was queued than one send offers
     } else {
       FlushDone(c);
