@@ -162,6 +162,10 @@ void Shard::Run(int listen_fd) {
   final_drain_ = true;
   mailbox_.Close();
   while (uv_loop_close(&loop_) == UV_EBUSY) uv_run(&loop_, UV_RUN_DEFAULT);
+  if (batch_ != nullptr) {
+    io_uring_queue_exit(&batch_->ring);  // on the thread that made it
+    batch_.reset();
+  }
 }
 
 void Shard::StartListening(int listen_fd) {
