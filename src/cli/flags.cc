@@ -125,7 +125,7 @@ ParseOutcome ParseFlags(int argc, char** argv, server::Config* cfg) {
   app.add_option("--request-timeout", request_timeout, "Seconds for an HTTP request to arrive whole; then 408 [10]");
   app.add_option("--keepalive-timeout", keepalive_timeout, "Seconds an idle keep-alive HTTP connection is kept [60]");
   app.add_option("--io-uring", io_uring,
-                 "on|off; on: a turn's writes to many connections are one io_uring submission [on]");
+                 "on|off; on: a turn's reads, and its writes, of many connections are one io_uring submission each [on]");
   app.add_option("--max-header", max_header, "Largest HTTP request line + headers, B; more: 431 [16KiB]");
 
   try {
