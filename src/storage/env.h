@@ -25,9 +25,16 @@ class File {
   virtual Status Append(const char* data, size_t n) = 0;
   // Reads up to n bytes at `off`; *got < n only at the end of the file.
   virtual Status ReadAt(uint64_t off, size_t n, char* dst, size_t* got) const = 0;
+  // Writes zeros from the end of the file's space up to `upto` without
+  // moving the append position, so that later appends overwrite blocks
+  // that exist: the fdatasync after them then has data to write but no
+  // size or extent change (on ext4, half the I/Os and a shorter tail).
+  virtual Status Reserve(uint64_t upto) = 0;
   // fdatasync: makes what was appended before the call durable.
   virtual Status Sync() = 0;
+  // Cuts the file (and any reserved space) at `size`.
   virtual Status Truncate(uint64_t size) = 0;
+  // The append position: where the next Append writes.
   virtual uint64_t Size() const = 0;
 };
 

@@ -1,6 +1,10 @@
 #include "storage/fault_env.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <string>
 
 namespace longlink::storage {
 
@@ -26,6 +30,7 @@ class FaultFile : public File {
   Status ReadAt(uint64_t off, size_t n, char* dst, size_t* got) const override {
     return base_->ReadAt(off, n, dst, got);
   }
+  Status Reserve(uint64_t upto) override { return base_->Reserve(upto); }
   Status Sync() override {
     uint64_t size = base_->Size();
     std::lock_guard<std::mutex> l(env_->mu_);
@@ -94,6 +99,23 @@ Status FaultEnv::DropUnsynced() {
     if (::truncate(path.c_str(), off_t(synced)) != 0) {
       return Status::Error(-1, "truncate " + path + " failed");
     }
+  }
+  return Status::Ok();
+}
+
+
+Status FaultEnv::ZeroUnsynced() {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& [path, synced] : synced_) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return Status::Error(-1, "stat " + path + " failed");
+    if (uint64_t(st.st_size) <= synced) continue;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return Status::Error(-1, "open " + path + " failed");
+    std::string zeros(size_t(uint64_t(st.st_size) - synced), '\0');
+    bool ok = ::pwrite(fd, zeros.data(), zeros.size(), off_t(synced)) == ssize_t(zeros.size());
+    ::close(fd);
+    if (!ok) return Status::Error(-1, "zeroing " + path + " failed");
   }
   return Status::Ok();
 }

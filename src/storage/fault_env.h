@@ -23,6 +23,10 @@ class FaultEnv : public Env {
   void FailSyncs(bool on);
   // Truncates every file opened through this env to what was synced.
   Status DropUnsynced();
+  // Overwrites every byte after what was synced with zeros, keeping the
+  // file's length: a file whose space was reserved ahead of its appends
+  // (File::Reserve) after a power cut.
+  Status ZeroUnsynced();
   int syncs() const;
 
   Result<std::unique_ptr<File>> Open(const std::string& path, bool create) override;

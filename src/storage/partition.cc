@@ -15,6 +15,10 @@ namespace {
 
 constexpr size_t kScanChunk = 4u << 20;
 constexpr size_t kWindow = 64u << 10;
+// Space is reserved kReserveChunk at a time, once a write would come within
+// kReserveLow of the end of what is reserved.
+constexpr uint64_t kReserveChunk = 1u << 20;
+constexpr uint64_t kReserveLow = 256u << 10;
 
 uint32_t RecordCrc(uint8_t type, std::string_view payload) {
   return crc32c::Mask(crc32c::Extend(crc32c::Value(&type, 1), payload.data(), payload.size()));
@@ -36,7 +40,13 @@ bool ParseSegmentName(const std::string& name, uint64_t* base) {
 Partition::Partition(Env* env, std::string dir, uint32_t id, uint64_t segment_size)
     : env_(env), dir_(std::move(dir)), id_(id), segment_size_(segment_size) {}
 
-Partition::~Partition() = default;
+Partition::~Partition() {
+  auto it = segs_.find(active_base_);
+  if (it == segs_.end() || reserved_ <= it->second.file->Size()) return;
+  File* f = it->second.file.get();
+  Status s = f->Truncate(f->Size());
+  if (!s.ok()) LL_WARN("log: partition %u: %s", id_, s.message().c_str());
+}
 
 std::string Partition::SegmentName(uint64_t base) {
   char name[32];
@@ -86,6 +96,7 @@ Status Partition::Recover(const Visitor& visit, RecoveryStats* stats) {
   active_base_ = segs_.rbegin()->first;
   File* active = segs_.rbegin()->second.file.get();
   buf_base_ = written_end_ = active_base_ + active->Size();
+  reserved_ = active->Size();
   // What is on disk now becomes the durable base: make it so (a cut, or
   // bytes a killed process left in the page cache).
   if (std::find(cut_files.begin(), cut_files.end(), active) == cut_files.end()) {
@@ -141,6 +152,10 @@ Status Partition::ScanFile(uint64_t base, Segment& seg, const Visitor& visit,
     uint32_t crc = GetFixed32(h);
     uint32_t len = GetFixed32(h + 4);
     uint8_t type = uint8_t(h[8]);
+    if (type == kZeroType && crc == 0 && len == 0) {
+      why = "zeros";  // reserved space (or a zero-filled tail)
+      break;
+    }
     if (type == kZeroType || type > kMaxRecordType || len > kMaxPayload) {
       why = "bad record header";
       break;
@@ -166,9 +181,15 @@ Status Partition::ScanFile(uint64_t base, Segment& seg, const Visitor& visit,
     off += kHeaderSize + len;
   }
   if (why != nullptr && cut) {
-    LL_WARN("log: partition %u segment %s: %s at offset %" PRIu64 ", cutting %" PRIu64
-            " bytes",
-            id_, seg.path.c_str(), why, off, size - off);
+    if (std::strcmp(why, "zeros") == 0) {
+      LL_INFO("log: partition %u segment %s: zeros at offset %" PRIu64 ", cutting %" PRIu64
+              " bytes",
+              id_, seg.path.c_str(), off, size - off);
+    } else {
+      LL_WARN("log: partition %u segment %s: %s at offset %" PRIu64 ", cutting %" PRIu64
+              " bytes",
+              id_, seg.path.c_str(), why, off, size - off);
+    }
     stats->cuts++;
     stats->cut_bytes += size - off;
     Status s = f->Truncate(off);
@@ -182,15 +203,23 @@ uint64_t Partition::Append(uint8_t type, std::string_view payload) {
   size_t rec = kHeaderSize + payload.size();
   uint64_t in_active = end() - active_base_;
   if (in_active > 0 && in_active + rec > segment_size_) {
-    // Seal the active segment: write what it has, start the next one here.
+    // Seal the active segment: write what it has, trim its reserved space,
+    // start the next one here.
     if (!Flush().ok()) return kNoPos;
+    File* sealed = segs_[active_base_].file.get();
+    Status s = reserved_ > sealed->Size() ? sealed->Truncate(sealed->Size()) : Status::Ok();
+    if (!s.ok()) {
+      Fail(s);
+      return kNoPos;
+    }
     uint64_t base = end();
-    Status s = OpenSegment(base, true);
+    s = OpenSegment(base, true);
     if (!s.ok()) {
       Fail(s);
       return kNoPos;
     }
     active_base_ = base;
+    reserved_ = 0;
     dir_dirty_ = true;
   }
   uint64_t pos = end();
@@ -206,6 +235,7 @@ uint64_t Partition::Append(uint8_t type, std::string_view payload) {
 Status Partition::Flush() {
   if (buf_.empty() || failed()) return error_;
   Segment& seg = segs_[active_base_];
+  ReserveFor(seg.file.get(), buf_.size());
   Status s = seg.file->Append(buf_.data(), buf_.size());
   if (!s.ok()) {
     Fail(s);
@@ -217,6 +247,19 @@ Status Partition::Flush() {
   seg.mtime_ms = int64_t(WallMs());
   if (unsynced_.empty() || unsynced_.back() != seg.file.get()) unsynced_.push_back(seg.file.get());
   return Status::Ok();
+}
+
+void Partition::ReserveFor(File* f, size_t n) {
+  uint64_t at = f->Size() + n;
+  if (at + kReserveLow <= reserved_ || at >= segment_size_) return;
+  uint64_t upto = std::min(segment_size_, at + kReserveChunk);
+  Status s = f->Reserve(upto);
+  if (!s.ok()) {
+    // Not fatal: the append extends the file as it would without it (and
+    // fails the partition if the disk is really full).
+    LL_WARN("log: partition %u: %s", id_, s.message().c_str());
+  }
+  reserved_ = upto;
 }
 
 Partition::SyncBatch Partition::TakeSync() {
@@ -276,9 +319,12 @@ bool Partition::Read(uint64_t pos, uint8_t* type, std::string* payload) {
     uint64_t start = lo + 4096 > kWindow ? lo + 4096 - kWindow : 0;
     if (start < base) start = base;
     if (start > lo) start = lo;
-    win_.resize(kWindow);
+    // Never past the last record: what follows is reserved zeros, which
+    // later appends overwrite (the window would keep the zeros).
+    size_t n = size_t(std::min<uint64_t>(kWindow, written_end_ - start));
+    win_.resize(n);
     size_t got = 0;
-    Status s = seg->file->ReadAt(start - base, kWindow, win_.data(), &got);
+    Status s = seg->file->ReadAt(start - base, n, win_.data(), &got);
     win_.resize(s.ok() ? got : 0);
     win_pos_ = start;
   };

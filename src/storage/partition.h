@@ -5,6 +5,12 @@
 // window cache. Recovery scans every segment, cutting each at its first bad
 // record.
 //
+// The active segment's space is reserved ahead of the appends, zeros written
+// a MiB at a time (File::Reserve), so that most fsyncs are overwrites with no
+// size change. A sealed segment, and the active one when the partition is
+// destroyed, is trimmed to its records; after a crash the zeros are a tail
+// that recovery cuts like any other (a zero type never starts a record).
+//
 // Thread contract: everything on the owning shard's thread, except RunSync,
 // which may run on a threadpool thread with a batch taken by TakeSync; the
 // files of a batch stay open until its completion (DeleteSegment refuses
@@ -44,7 +50,7 @@ class Partition {
   using Visitor = std::function<void(uint64_t pos, uint8_t type, std::string_view payload)>;
 
   Partition(Env* env, std::string dir, uint32_t id, uint64_t segment_size);
-  ~Partition();
+  ~Partition();  // trims the active segment's reserved space
   Partition(const Partition&) = delete;
   Partition& operator=(const Partition&) = delete;
 
@@ -104,6 +110,9 @@ class Partition {
     int64_t mtime_ms = 0;
   };
   Status OpenSegment(uint64_t base, bool create);
+  // Reserves space in the active segment when a write of `n` more bytes
+  // comes close to the end of what is reserved.
+  void ReserveFor(File* f, size_t n);
   Status ScanFile(uint64_t base, Segment& seg, const Visitor& visit, RecoveryStats* stats,
                   bool cut);
   Segment* Find(uint64_t pos, uint64_t* base);
@@ -115,6 +124,7 @@ class Partition {
   uint64_t segment_size_;
   std::map<uint64_t, Segment> segs_;
   uint64_t active_base_ = 0;
+  uint64_t reserved_ = 0;  // bytes of the active segment's file reserved (its offsets)
   std::string buf_;
   uint64_t buf_base_ = 0;     // position of buf_[0]
   uint64_t written_end_ = 0;  // == buf_base_ after a Flush

@@ -37,6 +37,11 @@
 //   type  one of RecordType below; 0 is never written, so a zero-filled
 //         tail is a corrupt record.
 //
+// The active segment may end in zeros: its space is written with zeros a
+// MiB ahead of the last record (Partition, File::Reserve) so that appends
+// overwrite existing blocks. Sealing a segment and closing the log trim the
+// zeros; after a crash they are a zero-filled tail like any other.
+//
 // Recovery reads every segment in order and stops at the first record that
 // is short (file ends inside it), too long, of an unknown type or whose CRC
 // does not match; it cuts the file there (ftruncate + fsync) and goes on

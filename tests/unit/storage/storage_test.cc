@@ -327,6 +327,93 @@ TEST_CASE("fault env: lost unsynced bytes leave exactly the synced prefix") {
   CHECK(recs.back().payload == Payload(29));
 }
 
+TEST_CASE("partition: space is reserved ahead of appends, trimmed when sealed or closed") {
+  TempDir d;
+  std::string dir = d.path() + "/p000";
+  uint64_t end;
+  {
+    Partition p(PosixEnv(), dir, 0, 64 << 20);
+    RecoverAll(&p);
+    uint64_t pos_of_last = Fill(&p, 100).back();
+    end = p.written_end();
+    // Zeros a MiB ahead: later appends overwrite, the file does not grow.
+    uint64_t reserved = FileSize(dir + "/" + kSeg0);
+    CHECK(reserved == end + (1u << 20));
+    uint8_t type;
+    std::string payload;
+    CHECK_FALSE(p.Read(end, &type, &payload));  // the zeros are no record
+    CHECK(p.Segments().back().end == end);
+    REQUIRE(p.Read(pos_of_last, &type, &payload));  // loads the read window
+    auto more = Fill(&p, 10, 100);
+    // Records appended over the zeros after the window was loaded are read
+    // from the file, not from the window's stale zeros.
+    for (int i = 0; i < 10; i++) {
+      REQUIRE(p.Read(more[size_t(i)], &type, &payload));
+      CHECK(payload == Payload(100 + i));
+    }
+    CHECK(FileSize(dir + "/" + kSeg0) == reserved);
+    end = p.written_end();
+  }
+  CHECK(FileSize(dir + "/" + kSeg0) == end);  // trimmed on close
+  {
+    Partition p(PosixEnv(), dir, 0, 64 << 20);
+    RecoveryStats st;
+    CHECK(RecoverAll(&p, &st).size() == 110);
+    CHECK(st.cuts == 0);
+  }
+  // Small segments: each sealed one holds exactly its records.
+  std::string dir2 = d.path() + "/p001";
+  Partition p(PosixEnv(), dir2, 1, 4096);
+  RecoverAll(&p);
+  for (int i = 0; i < 10; i++) Fill(&p, 50, i * 50);
+  auto segs = p.Segments();
+  REQUIRE(segs.size() > 3);
+  for (size_t i = 0; i + 1 < segs.size(); i++) {
+    CHECK(FileSize(dir2 + "/" + SegmentFiles(dir2)[i]) == segs[i].end - segs[i].base);
+  }
+  CHECK(FileSize(dir2 + "/" + SegmentFiles(dir2).back()) == 4096);  // active: reserved
+}
+
+TEST_CASE("recovery: a crash leaves reserved zeros after the synced records; they are cut") {
+  TempDir d;
+  FaultEnv env;
+  std::string dir = d.path() + "/p000";
+  std::string copy = d.path() + "/crashed";
+  uint64_t synced;
+  {
+    Partition p(&env, dir, 0, 64 << 20);
+    RecoverAll(&p);
+    Fill(&p, 30);
+    auto b = p.TakeSync();
+    Status s = p.RunSync(b);
+    p.SyncDone(b, s);
+    REQUIRE(s.ok());
+    synced = p.synced_end();
+    Fill(&p, 30, 30);  // written, never synced: the power cut loses it
+    REQUIRE(env.ZeroUnsynced().ok());
+    // The directory as the crash left it, before the partition could trim.
+    fs::copy(dir, copy);
+  }
+  REQUIRE(FileSize(copy + "/" + kSeg0) > (1u << 20));
+  {
+    Partition p(PosixEnv(), copy, 0, 64 << 20);
+    RecoveryStats st;
+    auto recs = RecoverAll(&p, &st);
+    REQUIRE(recs.size() == 30);
+    CHECK(recs.back().payload == Payload(29));
+    CHECK(st.cuts == 1);
+    CHECK(FileSize(copy + "/" + kSeg0) == synced);
+    CHECK(p.Append(kMsg, Payload(1000)) == synced);  // appends go on from there
+    REQUIRE(p.Flush().ok());
+  }
+  Partition p(PosixEnv(), copy, 0, 64 << 20);
+  RecoveryStats st;
+  auto recs = RecoverAll(&p, &st);
+  REQUIRE(recs.size() == 31);
+  CHECK(recs.back().payload == Payload(1000));
+  CHECK(st.cuts == 0);
+}
+
 TEST_CASE("fault env: a short write fails the partition; recovery drops the torn record") {
   TempDir d;
   FaultEnv env;
