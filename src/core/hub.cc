@@ -193,6 +193,7 @@ void Hub::SendReply(const Origin& o, std::string bytes, int status, uint64_t cre
   r->http = o.http;
   r->status = status;
   r->bytes = std::move(bytes);
+  r->send_done = o.send;
   Post(o.conn.shard, r);
 }
 

@@ -88,6 +88,8 @@ class Sink {
  public:
   virtual ~Sink() = default;
   virtual void Write(void* conn, std::string_view json) = 0;  // one text frame
+  // The reply just written answered a send of the connection (Origin::send).
+  virtual void SendDone(void* conn) = 0;
   virtual void WriteShared(void* conn, net::SharedBuf* json) = 0;
   virtual void Close(void* conn, uint16_t code, const char* reason) = 0;
   virtual void HttpRespond(void* conn, int status, std::string_view json) = 0;

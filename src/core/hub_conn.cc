@@ -118,6 +118,7 @@ void Hub::OnReply(Reply* r) {
     sink_->HttpRespond(conn, r->status, r->bytes);
   } else {
     sink_->Write(conn, r->bytes);
+    if (r->send_done) sink_->SendDone(conn);
   }
   if (r->created_us != 0) shard_->metrics().send_to_ack.Observe(MonoNs() / 1000 - r->created_us);
 }

@@ -122,6 +122,7 @@ struct Reply : net::ShardMsg {  // kReply
   int status = 200;  // http
   std::string bytes;  // a JSON frame or an HTTP JSON body
   uint64_t created_us = 0;  // an ack: when its send arrived (MonoNs/1000)
+  bool send_done = false;   // answers a /ws send (Origin::send)
 };
 
 struct Push : net::ShardMsg {  // kPush

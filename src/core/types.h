@@ -29,6 +29,9 @@ struct Origin {
   bool has_id = false;
   uint64_t id = 0;
   bool http = false;  // an HTTP API request: reply as an HTTP response
+  // A send on /ws: its reply tells the connection (Sink::SendDone), which
+  // holds its later pulls and syncs until its sends are answered.
+  bool send = false;
 };
 
 // The shard that owns a user (U in ops.h). Not persisted: any --threads.

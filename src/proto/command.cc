@@ -456,6 +456,7 @@ bool CommandParser::Impl::FitCapacity(size_t len) {
 }
 
 const char* CommandParser::Impl::EnsurePadded(const char* data, size_t len) {
+  static_assert(CommandParser::kPadding == simdjson::SIMDJSON_PADDING);
   const size_t need = len + simdjson::SIMDJSON_PADDING;
   if (padded_capacity > kRetainedCapacity && need <= kRetainedCapacity) {
     padded.reset();

@@ -162,6 +162,9 @@ class CommandParser {
 
   void set_max_body(size_t max_body) { max_body_ = max_body; }
 
+  // The slack past a frame that Parse reads without copying (simdjson's).
+  static constexpr size_t kPadding = 64;
+
   // Parses the frame data[0, len) into *out (which is reset first).
   // `capacity` is how many bytes from `data` may be read (capacity >= len);
   // simdjson reads up to SIMDJSON_PADDING (64) bytes past the end, so when

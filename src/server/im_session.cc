@@ -25,6 +25,18 @@ proto::FrameId IdOf(const proto::Command& cmd) {
   return cmd.has_id ? proto::FrameId(cmd.id) : std::nullopt;
 }
 
+// Section 1.1: every reply reflects all earlier frames of the connection.
+// A send is answered once its message is stored (on the log: synced), and
+// only then do pulls and syncs see it; so a pull or a sync that comes after
+// a send still unanswered waits for the answer, and every frame after it
+// waits too (frames are handled in order). The other frames do not read
+// what a send changes, and go on at once: a client that sends and acks
+// pushes on one connection keeps its sends pipelined.
+bool WaitsForSends(CommandType t) { return t == CommandType::kPull || t == CommandType::kSync; }
+
+// Frames held per connection at most; more are answered `overloaded`.
+constexpr size_t kMaxHeld = 1024;
+
 }  // namespace
 
 void Session::SendJson(Conn* c, std::string_view json) {
@@ -77,8 +89,57 @@ bool Session::OnImMessage(Conn* c, [[maybe_unused]] uint8_t opcode, uint8_t* dat
     }
     return OnHello(c, cmd);
   }
+  if ((c->user_flags & kHolding) ||
+      (c->im->sends_in_flight > 0 && st.ok() && WaitsForSends(cmd.type))) {
+    if (held_[c].size() >= kMaxHeld) {
+      scratch_.clear();
+      proto::AppendError(&scratch_, cmd.has_id ? IdOf(cmd) : std::nullopt,
+                         ErrorCode::kOverloaded, "too many requests waiting for earlier sends");
+      SendJson(c, scratch_);
+      return true;
+    }
+    Hold(c, data, len);
+    return true;
+  }
   OnFrame(c, st, cmd);
   return !c->draining();
+}
+
+void Session::Hold(Conn* c, const uint8_t* data, size_t len) {
+  std::string& f = held_[c].emplace_back();
+  f.reserve(len + proto::CommandParser::kPadding);  // parsed in place later
+  f.assign(reinterpret_cast<const char*>(data), len);
+  c->user_flags |= kHolding;
+}
+
+void Session::SendDone(void* conn) {
+  auto* c = static_cast<Conn*>(conn);
+  if (c->kind != kIm || c->im == nullptr || c->im->session == nullptr) return;
+  LL_DCHECK(c->im->sends_in_flight > 0);
+  if (c->im->sends_in_flight > 0) c->im->sends_in_flight--;
+  if ((c->user_flags & kHolding) && c->im->sends_in_flight == 0) ReleaseHeld(c);
+}
+
+void Session::ReleaseHeld(Conn* c) {
+  auto it = held_.find(c);
+  if (it == held_.end()) {
+    c->user_flags &= uint8_t(~kHolding);
+    return;
+  }
+  std::deque<std::string>& q = it->second;
+  while (!q.empty() && !c->closed() && !c->draining()) {
+    std::string f = std::move(q.front());
+    proto::Command cmd;
+    proto::ParseStatus st = parser_->Parse(f.data(), f.size(), f.capacity(), &cmd);
+    if (c->im->sends_in_flight > 0 && st.ok() && WaitsForSends(cmd.type)) {
+      q.front() = std::move(f);  // still waits: a send released before it is out
+      return;
+    }
+    q.pop_front();
+    OnFrame(c, st, cmd);  // (holds nothing: only OnImMessage holds)
+  }
+  held_.erase(it);
+  c->user_flags &= uint8_t(~kHolding);
 }
 
 void Session::SendRateLimited(Conn* c, const proto::Command& dropped, uint32_t retry_ms) {
@@ -133,6 +194,7 @@ bool Session::OnHello(Conn* c, const proto::Command& cmd) {
     return false;
   }
   // The welcome comes from the user's owner once the session is registered.
+  c->im->sends_in_flight = 0;  // (was opened_ms)
   c->im->session = hub_->OpenSession(c, user, cmd.hello.device_value, cmd.has_id, cmd.id);
   shard_->metrics().sessions.Add();
   return true;
@@ -221,11 +283,16 @@ void Session::OnCommand(Conn* c, const proto::Command& cmd) {
   }
   if (op == nullptr) return;
   fill_origin(op);
+  if (op->type == core::OpType::kSend && c->kind == kIm) {
+    op->origin.send = true;
+    c->im->sends_in_flight++;
+  }
   hub_->Submit(s, op);
 }
 
 void Session::CloseIm(Conn* c) {
   if (c->im == nullptr) return;
+  if (c->user_flags & kHolding) held_.erase(c);
   if (c->im->session != nullptr) {
     if (c->kind == kSse) sse_.erase(c->im->session->id);
     hub_->CloseSession(c->im->session);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -43,6 +44,7 @@ class Session : public net::ShardHandler, public core::Sink {
 
   // core::Sink: how the messaging core writes to this shard's connections.
   void Write(void* conn, std::string_view json) override;
+  void SendDone(void* conn) override;
   void WriteShared(void* conn, net::SharedBuf* json) override;
   void Close(void* conn, uint16_t code, const char* reason) override;
   void HttpRespond(void* conn, int status, std::string_view json) override;
@@ -83,6 +85,10 @@ class Session : public net::ShardHandler, public core::Sink {
   void OnFrame(Conn* c, const proto::ParseStatus& st, const proto::Command& cmd);
   void SendRateLimited(Conn* c, const proto::Command& dropped, uint32_t retry_ms);
   void OnCommand(Conn* c, const proto::Command& cmd);
+  // Keeps a /ws frame (its text) for later, behind the sends before it.
+  void Hold(Conn* c, const uint8_t* data, size_t len);
+  // Handles the held frames that no longer wait, in order.
+  void ReleaseHeld(Conn* c);
   // One server frame to a messaging connection (/ws text frame or SSE event).
   void SendJson(Conn* c, std::string_view json);
   void CloseIm(Conn* c);
@@ -123,6 +129,8 @@ class Session : public net::ShardHandler, public core::Sink {
   core::RateLimiter limiter_;
   // SSE streams of this shard by session id (the welcome's `session`).
   std::unordered_map<std::string, Conn*, core::StringHash, std::equal_to<>> sse_;
+  // /ws frames held behind their connection's unanswered sends (kHolding).
+  std::unordered_map<Conn*, std::deque<std::string>> held_;
   // Messages of ours to other shards (forwarded POST /send frames and their
   // answers); created on first use, flushed after the hub's outbox.
   std::unique_ptr<net::Outbox<net::ShardMsg>> outbox_;

@@ -384,6 +384,64 @@ TEST_CASE("msg: a pull and a sync pipelined right after sends see the sent messa
 // The conversations of a first send live on whichever shard owns them; try
 // several peers so that some of them are owned by another shard than
 // alice's connection.
+// On the log a send is answered (and seen by pulls) only once synced; the
+// pull and the sync behind it must wait for it (section 1.1), while the
+// recv between them does not hold the sends back.
+TEST_CASE("msg: on the log too, a pull or sync pipelined after sends sees them, after their acks") {
+  Secrets s;
+  std::string fsync;
+  SUBCASE("--fsync always") { fsync = "always"; }
+  SUBCASE("--fsync never") { fsync = "never"; }
+  Server srv(MsgArgs(s, {"--storage", "disk", "--fsync", fsync}));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "team", {"alice", "bob"}));
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  for (int round = 0; round < 10; round++) {
+    INFO("round " << round);
+    int64_t base = 100 * round;
+    std::string batch;
+    for (int i = 1; i <= 5; i++) {
+      std::string to = i % 2 ? "u:bob" : "g:team";
+      batch += EncodeFrame(op::kText, SendFrame(to, "r" + std::to_string(round) + "-" +
+                                                        std::to_string(i),
+                                                std::to_string(i), base + i));
+    }
+    batch += EncodeFrame(op::kText, R"({"t":"recv","conv":"d:alice:bob","seq":1})");
+    batch += EncodeFrame(op::kText, R"({"t":"pull","id":)" + std::to_string(base + 6) +
+                                        R"(,"conv":"d:alice:bob","after":0,"limit":1000})");
+    batch += EncodeFrame(op::kText, R"({"t":"sync","id":)" + std::to_string(base + 7) +
+                                        R"(,"all":true})");
+    REQUIRE(a.ws().SendRaw(batch));
+    std::vector<int64_t> order;
+    std::map<int64_t, Json> got;
+    while (order.size() < 7) {
+      Json f;
+      REQUIRE_MESSAGE(a.Next(&f), a.error());
+      if (!f.Has("id")) continue;  // pushes to alice's other conversations: none here
+      order.push_back(f.Int("id"));
+      got[f.Int("id")] = f;
+    }
+    // The pull and the sync come after every ack: they wait for them.
+    CHECK(std::find(order.begin(), order.end(), base + 6) - order.begin() >= 5);
+    CHECK(std::find(order.begin(), order.end(), base + 7) - order.begin() >= 5);
+    int64_t direct_last = 0, group_last = 0;
+    for (int i = 1; i <= 5; i++) {
+      const Json& ack = got[base + i];
+      REQUIRE(ack.Str("t") == "ack");
+      (i % 2 ? direct_last : group_last) = ack.Int("seq");
+    }
+    const Json& page = got[base + 6];
+    REQUIRE(page.Str("t") == "page");
+    auto msgs = page["msgs"].items();
+    REQUIRE(msgs.size() == size_t(direct_last));
+    CHECK(msgs.back().Int("seq") == direct_last);
+    auto convs = ByConv(got[base + 7]);
+    CHECK(convs["d:alice:bob"].Int("last") == direct_last);
+    CHECK(convs["g:team"].Int("last") == group_last);
+  }
+}
+
 TEST_CASE("msg: a sync pipelined right after the first send to a peer lists the new conversation") {
   Secrets s;
   Server srv(MsgArgs(s, {"--threads", "2"}));
