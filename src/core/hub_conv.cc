@@ -293,10 +293,12 @@ void Hub::BuildPage(std::string* out, const Origin& o, ConvState* c, const Op* o
       more = !items.empty() && items.front().seq > kept;
       if (kept > 1 && (items.empty() || items.front().seq == kept)) first = kept;
     } else {
-      uint64_t lo = std::max(op->after + 1, kept);
-      if (op->after < UINT64_MAX) engine_->Read(c, lo, last, op->limit, false, &items);
+      // (after may be as high as 2^64 - 1: no after + 1 that wraps.)
+      const bool above = op->after < last;  // there are seqs above after
+      uint64_t lo = above ? std::max(op->after + 1, kept) : last + 1;
+      if (above) engine_->Read(c, lo, last, op->limit, false, &items);
       more = !items.empty() ? items.back().seq < last : lo <= last;
-      if (kept > 1 && op->after + 1 < kept) first = kept;
+      if (kept > 1 && op->after < kept - 1) first = kept;
     }
     for (const StoredMsg& m : items) {
       if (out->back() != '[') out->push_back(',');

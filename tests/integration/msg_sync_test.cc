@@ -185,6 +185,15 @@ TEST_CASE("msg: pull returns the limit lowest seqs above after and says whether 
   CHECK(Seqs(p4) == "");
   CHECK(p4["msgs"].is_array());
   CHECK(p4["more"].raw() == "false");
+  // Far above the last, up to the largest after: nothing, and nothing more.
+  for (std::string after : {"6", "9007199254740992", "18446744073709551614",
+                            "18446744073709551615"}) {
+    Json p = Pull(b, R"("conv":"d:alice:bob","after":)" + after);
+    INFO("after " << after << " -> " << p);
+    CHECK(Seqs(p) == "");
+    CHECK(p["more"].raw() == "false");
+    CHECK(!p.Has("first"));
+  }
   // after defaults to 0.
   Json p5 = Pull(b, R"("conv":"d:alice:bob","limit":3)");
   CHECK(Seqs(p5) == "1,2,3");
