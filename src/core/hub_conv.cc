@@ -348,7 +348,11 @@ bool Hub::DoJoinLeave(Op* op) {
   }
   ConvState* c = FindConv(op->conv);
   if (c == nullptr || !c->exists) {
-    if (!SilentWithoutId(op)) SendError(op->origin, int(ErrorCode::kNotFound), "no such group");
+    if (op->type == OpType::kLeave) {
+      SendOk(op->origin);  // "leave any group ... leaving when not one: ok"
+    } else if (!SilentWithoutId(op)) {
+      SendError(op->origin, int(ErrorCode::kNotFound), "no such group");
+    }
     return false;
   }
   bool member = c->members.count(op->user) > 0;
