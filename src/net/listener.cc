@@ -65,6 +65,23 @@ Result<std::vector<int>> OpenListeners(ListenAddress* addr, int count, int backl
     return Status::Error(-e, std::string(what) + " " + FormatAddress(*addr) + ": " +
                                  std::strerror(e));
   };
+  if (addr->port != 0) {
+    // SO_REUSEPORT would let this process share the port with another
+    // listener of the same user (a second longlink, or anything else), and
+    // the kernel would split the connections between them. A bind without
+    // it fails if anyone listens there: then this process refuses to start.
+    int fd = ::socket(addr->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail("socket");
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // TIME_WAIT is fine
+    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr->addr), addr->len);
+    int e = errno;
+    ::close(fd);
+    if (rc != 0) {
+      errno = e;
+      return fail("bind");
+    }
+  }
   for (int i = 0; i < count; i++) {
     int fd = ::socket(addr->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return fail("socket");

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -98,8 +99,29 @@ class PosixFile : public File {
   uint64_t space_;  // bytes the file holds: records, then reserved zeros
 };
 
+class PosixLock : public FileLock {
+ public:
+  explicit PosixLock(int fd) : fd_(fd) {}
+  ~PosixLock() override { ::close(fd_); }  // releases the flock
+
+ private:
+  int fd_;
+};
+
 class Posix : public Env {
  public:
+  Result<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Errno("open " + path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      Status s = errno == EWOULDBLOCK
+                     ? Status::Invalid(path + " is locked: another process uses this data directory")
+                     : Errno("flock " + path);
+      ::close(fd);
+      return s;
+    }
+    return std::unique_ptr<FileLock>(new PosixLock(fd));
+  }
   Result<std::unique_ptr<File>> Open(const std::string& path, bool create) override {
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
     if (fd < 0) return Errno("open " + path);

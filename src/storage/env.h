@@ -38,9 +38,18 @@ class File {
   virtual uint64_t Size() const = 0;
 };
 
+// An exclusive lock on a file, held until destroyed (or the process ends).
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
+  // Creates `path` if needed and locks it (flock, exclusive, not waiting):
+  // fails if another process holds it.
+  virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path) = 0;
   // Opens (creating it when `create`) a file for appending and reading.
   virtual Result<std::unique_ptr<File>> Open(const std::string& path, bool create) = 0;
   virtual Status ListDir(const std::string& dir, std::vector<std::string>* names) = 0;

@@ -30,6 +30,9 @@ class FaultEnv : public Env {
   int syncs() const;
 
   Result<std::unique_ptr<File>> Open(const std::string& path, bool create) override;
+  Result<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
+    return base_->Lock(path);
+  }
   Status ListDir(const std::string& dir, std::vector<std::string>* names) override {
     return base_->ListDir(dir, names);
   }

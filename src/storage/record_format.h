@@ -6,6 +6,8 @@
 //   LONGLINK            "longlink-log <V>\npartitions <P>\n": written once, when
 //                       the directory is created (tmp file, fsync, rename,
 //                       fsync of the directory). P never changes afterwards.
+//   LOCK                empty; the running server holds an exclusive flock on
+//                       it, so a second process refuses the directory.
 //   p000/ .. p<P-1>/    one directory per partition.
 //   pNNN/<20 digits>.log  a segment: the partition's records starting at that
 //                       position. A partition is one sequence of positions
@@ -95,6 +97,7 @@ constexpr size_t kHeaderSize = 4 + 4 + 1;
 constexpr uint32_t kMaxPayload = 64u << 20;  // 64 MiB: far above any --max-message body
 
 constexpr const char* kMetaFile = "LONGLINK";
+constexpr const char* kLockFile = "LOCK";  // flock'ed by the process using the directory
 constexpr const char* kMetaMagic = "longlink-log ";  // then the version
 constexpr uint32_t kLogVersion = 2;                  // of new directories
 

@@ -13,6 +13,9 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
                                            uint32_t new_partitions, uint64_t segment_size) {
   Status s = env->MakeDir(dir);
   if (!s.ok()) return s;
+  // One process per directory: two would both append at the same positions.
+  auto lock = env->Lock(dir + "/" + kLockFile);
+  if (!lock.ok()) return lock.status();
   std::string meta_path = dir + "/" + kMetaFile;
   uint32_t partitions = 0;
   // The partition directories present: what a damaged LONGLINK file is
@@ -82,6 +85,7 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
     }
   }
   std::unique_ptr<Store> st(new Store(env, dir));
+  st->lock_ = std::move(lock.value());
   st->version_ = version;
   for (uint32_t i = 0; i < partitions; i++) {
     char name[16];

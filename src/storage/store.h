@@ -37,6 +37,7 @@ class Store {
   std::string dir_;
   uint32_t version_ = kLogVersion;
   std::vector<std::unique_ptr<Partition>> parts_;
+  std::unique_ptr<FileLock> lock_;  // on LOCK, while the store is open
 };
 
 }  // namespace longlink::storage

@@ -373,4 +373,26 @@ TEST_CASE("durability: an unusable data directory exits non-zero with one line")
   CHECK(r.err.find("data-dir") != std::string::npos);
 }
 
+TEST_CASE("durability: a data directory another server uses is refused with one line") {
+  DataDir d;
+  Secrets s;
+  Server first(MsgArgs(s, {"--storage", "disk", "--data-dir", d.path()}));
+  LL_START(first);
+  RunResult r = RunBinary({"--auth", "none", "--listen", "127.0.0.1:0", "--data-dir", d.path()});
+  INFO("stderr: " << r.err);
+  CHECK(r.exited());
+  CHECK(r.exit_code() != 0);
+  CHECK(CountLines(r.err) == 1);
+  CHECK(r.err.find("another process") != std::string::npos);
+  // The first one still works, and once it is gone the directory is free.
+  ImClient a;
+  LL_LOGIN(a, first.port(), "alice", "phone");
+  CHECK(MustSend(a, "u:bob", "c1", "1") == 1);
+  a.Close();
+  REQUIRE(first.Signal(SIGTERM));
+  REQUIRE(first.Wait(10s).has_value());
+  Server second(MsgArgs(s, {"--storage", "disk", "--data-dir", d.path()}));
+  LL_START(second);
+}
+
 }  // namespace longlink::test

@@ -195,6 +195,19 @@ TEST_CASE("cli: --retention takes N with s, m, h or d, or forever (the default, 
   }
 }
 
+// SO_REUSEPORT would let a second server share the port (and the kernel
+// split the connections between the two): it is refused instead.
+TEST_CASE("cli: a port another server listens on exits non-zero with one line on stderr") {
+  Server first(Server::EchoArgs());
+  LL_START(first);
+  std::string listen = "127.0.0.1:" + std::to_string(first.port());
+  ExpectOneLineFailure({"--echo", "--storage", "memory", "--auth", "none", "--listen", listen});
+  ExpectOneLineFailure({"--echo", "--storage", "memory", "--auth", "none", "--threads", "2",
+                        "--listen", listen});
+  RunResult r = RunBinary({"--echo", "--storage", "memory", "--listen", listen});
+  CHECK(r.err.find("in use") != std::string::npos);
+}
+
 TEST_CASE("cli: --listen without a port exits non-zero with one line on stderr") {
   ExpectOneLineFailure({"--listen", "nohost", "--storage", "memory"});
 }
