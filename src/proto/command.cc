@@ -513,8 +513,15 @@ ParseStatus CommandParser::Parse(const char* data, size_t len, size_t capacity, 
       break;
     case Read::kInvalidJson:
       return NotObject(kMsgInvalidJson);
-    case Read::kTooDeep:
+    case Read::kTooDeep: {
+      // The error carries the request's id when it came before the depth.
+      const Slot& id = im.Get(kId);
+      if (IsNonNegativeInteger(id) && id.magnitude <= kMaxFrameId) {
+        out->has_id = true;
+        out->id = id.magnitude;
+      }
       return BadRequest(kMsgTooDeep);
+    }
   }
   return im.Build(out, max_body_);
 }

@@ -38,6 +38,17 @@ TEST_CASE("command: a JSON object that is a bad frame is not marked not_object")
   ParseStatus st = h.Parse(deep);
   CHECK(st.code == ErrorCode::kBadRequest);
   CHECK(!st.not_object);  // valid JSON, only too deep: an error frame
+  CHECK(!h.cmd.has_id);  // none given
+  // Section 1.1: the error carries the request's id, read before the depth.
+  std::string body(200, '[');
+  body += std::string(200, ']');
+  ParseStatus deep_send =
+      h.Parse("{\"t\":\"send\",\"id\":500,\"to\":\"u:x\",\"cmid\":\"c\",\"body\":" + body + "}");
+  CHECK(deep_send.code == ErrorCode::kBadRequest);
+  CHECK(h.cmd.has_id);
+  CHECK(h.cmd.id == 500);
+  h.Parse("{\"t\":\"send\",\"id\":-5,\"body\":" + body + "}");
+  CHECK(!h.cmd.has_id);  // not a valid id: none
   CHECK(!h.Parse("{\"t\":\"ping\",\"id\":1}").not_object);
   CHECK(h.Parse("{\"t\":\"ping\",\"id\":1}").ok());
 }
