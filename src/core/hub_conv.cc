@@ -291,15 +291,16 @@ void Hub::BuildPage(std::string* out, const Origin& o, ConvState* c, const Op* o
       uint64_t hi = op->before == 0 ? 0 : std::min(op->before - 1, last);
       if (hi >= kept) engine_->Read(c, kept, hi, op->limit, true, &items);
       more = !items.empty() && items.front().seq > kept;
-      if (kept > 1 && (items.empty() || items.front().seq == kept)) first = kept;
     } else {
       // (after may be as high as 2^64 - 1: no after + 1 that wraps.)
       const bool above = op->after < last;  // there are seqs above after
       uint64_t lo = above ? std::max(op->after + 1, kept) : last + 1;
       if (above) engine_->Read(c, lo, last, op->limit, false, &items);
       more = !items.empty() ? items.back().seq < last : lo <= last;
-      if (kept > 1 && op->after < kept - 1) first = kept;
     }
+    // Section 6: "the page then says first (only when something below it
+    // was dropped)": on every page of a conversation that lost messages.
+    if (kept > 1) first = kept;
     for (const StoredMsg& m : items) {
       if (out->back() != '[') out->push_back(',');
       out->push_back('{');

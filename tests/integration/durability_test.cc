@@ -373,6 +373,53 @@ TEST_CASE("durability: an unusable data directory exits non-zero with one line")
   CHECK(r.err.find("data-dir") != std::string::npos);
 }
 
+// PROTOCOL.md 6: "Messages dropped by retention are gone: the page then says
+// first (only when something below it was dropped)".
+TEST_CASE("durability: after retention drops messages every page of the conversation says first") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--storage", "disk", "--retention", "2s", "--segment-size", "4096",
+                         "--partitions", "1", "--threads", "1"}));
+  LL_START(srv);
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  const std::string body = "\"" + std::string(600, 'x') + "\"";
+  for (int i = 1; i <= 20; i++) REQUIRE(MustSend(a, "u:bob", "old" + std::to_string(i), body) == i);
+  REQUIRE(MustSend(a, "u:carol", "other", "1") == 1);  // a conversation that keeps all
+  auto pull = [&](const std::string& members) {
+    int64_t id = a.NextId();
+    Json p = MustRequest(a, R"({"t":"pull","id":)" + std::to_string(id) + "," + members + "}", id);
+    REQUIRE(p.Str("t") == "page");
+    return p;
+  };
+  // The old segments expire; a message now keeps the conversation going.
+  std::this_thread::sleep_for(2500ms);
+  REQUIRE(MustSend(a, "u:bob", "new", "21") == 21);
+  Json p0;
+  for (int tries = 0; tries < 100; tries++) {
+    p0 = pull(R"("conv":"d:alice:bob","after":0)");
+    if (p0.Has("first")) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  INFO("after 0: " << p0);
+  REQUIRE(p0.Has("first"));
+  const int64_t first = p0.Int("first");
+  CHECK(first > 1);
+  CHECK(first <= 21);
+  REQUIRE(!p0["msgs"].items().empty());
+  CHECK(p0["msgs"].items().front().Int("seq") == first);
+  for (const std::string& m : {std::string(R"("after":20)"), std::string(R"("after":21)"),
+                               std::string(R"("before":22,"limit":1)"),
+                               std::string(R"("before":22)")}) {
+    Json p = pull(R"("conv":"d:alice:bob",)" + m);
+    INFO(m << " -> " << p);
+    CHECK(p.Int("first") == first);
+  }
+  ApiReply h = Api(srv.port(), "GET", "/api/history?conv=d:alice:bob&after=20");
+  INFO(h);
+  CHECK(h.json.Int("first") == first);
+  CHECK(!pull(R"("conv":"d:alice:carol")").Has("first"));
+}
+
 TEST_CASE("durability: a data directory another server uses is refused with one line") {
   DataDir d;
   Secrets s;
