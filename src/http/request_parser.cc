@@ -220,6 +220,22 @@ struct RequestParser::Impl {
       self->Fail(413, "content-length over the limit");
       return -1;
     }
+    // RFC 9110 10.1.1: an HTTP/1.1 client that sent "Expect: 100-continue"
+    // may wait for a 100 before sending the body (curl waits a second).
+    const bool body_follows =
+        (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+    if (body_follows && (p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1))) {
+      for (const Span& s : self->spans) {
+        std::string_view name(self->buf.data() + s.name_off, s.name_len);
+        std::string_view value(self->buf.data() + s.value_off, s.value_len);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+          value.remove_suffix(1);
+        }
+        if (EqualsIgnoreCase(name, "Expect") && EqualsIgnoreCase(value, "100-continue")) {
+          self->expect_continue = true;
+        }
+      }
+    }
     return 0;
   }
 
@@ -261,6 +277,7 @@ struct RequestParser::Impl {
 
   size_t header_bytes = 0;  // raw bytes fed while !headers_done
   bool headers_done = false;
+  bool expect_continue = false;  // to be answered "100 Continue" (TakeContinue)
   bool started = false;
   bool keep_alive = true;
   State state = State::kNeedMore;
@@ -395,6 +412,12 @@ const char* RequestParser::error_reason() const {
   return impl_->error_reason ? impl_->error_reason : "";
 }
 
+bool RequestParser::TakeContinue() {
+  bool v = impl_->expect_continue && impl_->state == State::kNeedMore;
+  impl_->expect_continue = false;
+  return v;
+}
+
 bool RequestParser::in_progress() const {
   return impl_->started && impl_->state == State::kNeedMore;
 }
@@ -419,6 +442,7 @@ void RequestParser::Next() {
   m.in_field = false;
   m.header_bytes = 0;
   m.headers_done = false;
+  m.expect_continue = false;
   m.started = false;
   m.keep_alive = true;
   m.state = State::kNeedMore;

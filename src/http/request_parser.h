@@ -77,6 +77,9 @@ class RequestParser {
   // True once any byte of a request has arrived and the request is not
   // complete (for the slow-request timeout).
   bool in_progress() const;
+  // True once per request whose headers asked "Expect: 100-continue" and
+  // whose body has not all arrived: the caller answers "100 Continue".
+  bool TakeContinue();
   // Resets for the next pipelined request.
   void Next();
 

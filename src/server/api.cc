@@ -31,7 +31,13 @@ using http::PercentDecode;
 bool KeyMatches(std::string_view header, const std::string& key) {
   constexpr std::string_view kBearer = "Bearer ";
   if (key.empty() || header.size() != kBearer.size() + key.size()) return false;
-  if (header.substr(0, kBearer.size()) != kBearer) return false;
+  // The scheme is case-insensitive (RFC 9110 11.1), the key is not.
+  for (size_t i = 0; i < kBearer.size(); i++) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) !=
+        std::tolower(static_cast<unsigned char>(kBearer[i]))) {
+      return false;
+    }
+  }
   return CRYPTO_memcmp(header.data() + kBearer.size(), key.data(), key.size()) == 0;
 }
 

@@ -89,6 +89,10 @@ void Session::OnHttpData(Conn* c, uint8_t* data, size_t len) {
     auto state = st->parser.Feed(reinterpret_cast<const char*>(data) + off, len - off, &used);
     off += used;
     if (state == http::RequestParser::State::kNeedMore) {
+      if (st->parser.TakeContinue()) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        shard_->Send(c, kContinue.data(), kContinue.size());
+      }
       if (!st->timing && st->parser.in_progress()) {
         st->timing = true;
         st->request_started_ms = shard_->now_ms();

@@ -1,6 +1,7 @@
 // PROTOCOL.md section 9: /api/publish (direct and group, dedup, device
 // "api"), /api/history, and the API's HTTP errors (400, 404, 405 with
 // Allow, 413).
+#include <cctype>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -317,6 +318,59 @@ TEST_CASE("msg: an unknown API path answers 404") {
   Server srv(MsgArgs(s));
   LL_START(srv);
   CheckApiError(Api(srv.port(), "GET", "/api/nosuch"), 404, "not_found");
+}
+
+// RFC 9110 11.1: the authentication scheme is case-insensitive.
+TEST_CASE("msg: the API key's Bearer scheme is matched without regard to case, the key is not") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  auto status = [&](const std::string& auth) {
+    HttpClient c;
+    REQUIRE(c.Connect(srv.port()));
+    REQUIRE(c.Send("GET /api/presence?users=bob HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth +
+                   "\r\n\r\n"));
+    HttpResponse r;
+    REQUIRE_MESSAGE(c.ReadResponse(&r), c.error());
+    return r.status;
+  };
+  const std::string key(kApiKey);
+  CHECK(status("Bearer " + key) == 200);
+  CHECK(status("bearer " + key) == 200);
+  CHECK(status("BEARER " + key) == 200);
+  std::string upper = key;
+  for (char& ch : upper) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+  CHECK(status("Bearer " + upper) == 401);
+  CHECK(status("Basic " + key) == 401);
+}
+
+// RFC 9110 10.1.1: a client that asks "Expect: 100-continue" (curl does for
+// bodies over 1 KiB) waits for "100 Continue" before sending the body.
+TEST_CASE("msg: a POST with Expect: 100-continue is answered 100 Continue, then its response") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  const std::string body = R"({"group":"big","members":["alice","bob"]})";
+  HttpClient c;
+  REQUIRE(c.Connect(srv.port()));
+  REQUIRE(c.Send("POST /api/groups HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                 std::string(kApiKey) + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\nExpect: 100-continue\r\n\r\n"));
+  std::string interim;
+  IoStatus st = c.conn().ReadUntil("\r\n\r\n", &interim, 2s);
+  INFO("interim: " << interim);
+  REQUIRE(st == IoStatus::kOk);
+  CHECK(interim == "HTTP/1.1 100 Continue\r\n\r\n");
+  REQUIRE(c.Send(body));
+  HttpResponse r;
+  REQUIRE_MESSAGE(c.ReadResponse(&r), c.error());
+  CHECK(r.status == 200);
+  CHECK(r.body.find("\"big\"") != std::string::npos);
+  // The next request on the connection, body sent at once: no 100 needed.
+  REQUIRE(c.Send("GET /api/groups/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                 std::string(kApiKey) + "\r\nExpect: 100-continue\r\n\r\n"));
+  REQUIRE_MESSAGE(c.ReadResponse(&r), c.error());
+  CHECK(r.status == 200);
 }
 
 }  // namespace
