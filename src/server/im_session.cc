@@ -121,25 +121,31 @@ void Session::SendDone(void* conn) {
 }
 
 void Session::ReleaseHeld(Conn* c) {
-  auto it = held_.find(c);
-  if (it == held_.end()) {
-    c->user_flags &= uint8_t(~kHolding);
-    return;
-  }
-  std::deque<std::string>& q = it->second;
-  while (!q.empty() && !c->closed() && !c->draining()) {
-    std::string f = std::move(q.front());
+  // A frame handled here may be answered at once (an error, a dup), which
+  // calls SendDone and so this again for the same connection: the loop
+  // below goes on with what that call would do.
+  if (releasing_ == c) return;
+  Conn* outer = releasing_;
+  releasing_ = c;
+  for (;;) {
+    auto it = held_.find(c);  // found again each time: OnFrame may close c
+    if (it == held_.end()) break;
+    if (it->second.empty() || c->closed() || c->draining() || c->im == nullptr) {
+      held_.erase(it);
+      break;
+    }
+    std::string f = std::move(it->second.front());
+    it->second.pop_front();
     proto::Command cmd;
     proto::ParseStatus st = parser_->Parse(f.data(), f.size(), f.capacity(), &cmd);
     if (c->im->sends_in_flight > 0 && st.ok() && WaitsForSends(cmd.type)) {
-      q.front() = std::move(f);  // still waits: a send released before it is out
-      return;
+      it->second.push_front(std::move(f));  // still waits: a send released before it is out
+      break;
     }
-    q.pop_front();
     OnFrame(c, st, cmd);  // (holds nothing: only OnImMessage holds)
   }
-  held_.erase(it);
-  c->user_flags &= uint8_t(~kHolding);
+  if (held_.find(c) == held_.end()) c->user_flags &= uint8_t(~kHolding);
+  releasing_ = outer;
 }
 
 void Session::SendRateLimited(Conn* c, const proto::Command& dropped, uint32_t retry_ms) {

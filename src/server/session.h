@@ -131,6 +131,7 @@ class Session : public net::ShardHandler, public core::Sink {
   std::unordered_map<std::string, Conn*, core::StringHash, std::equal_to<>> sse_;
   // /ws frames held behind their connection's unanswered sends (kHolding).
   std::unordered_map<Conn*, std::deque<std::string>> held_;
+  Conn* releasing_ = nullptr;  // the connection ReleaseHeld is handling
   // Messages of ours to other shards (forwarded POST /send frames and their
   // answers); created on first use, flushed after the hub's outbox.
   std::unique_ptr<net::Outbox<net::ShardMsg>> outbox_;

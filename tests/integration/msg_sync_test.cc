@@ -451,6 +451,51 @@ TEST_CASE("msg: on the log too, a pull or sync pipelined after sends sees them, 
   }
 }
 
+// Held frames that are answered at once when released (a forbidden send, a
+// dup) answer their sends while the held queue is being worked through.
+TEST_CASE("msg: frames held behind a send are all answered in order, errors and dups among them") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--storage", "disk", "--fsync", "always", "--threads", "1"}));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "secret", {"bob"}));
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  REQUIRE(MustSend(a, "u:bob", "c1", "1") == 1);
+  for (int round = 0; round < 5; round++) {
+    INFO("round " << round);
+    const int64_t b = 100 * (round + 1);
+    const std::string cmid = "n" + std::to_string(round);
+    std::string batch = EncodeFrame(op::kText, SendFrame("u:bob", cmid, "2", b + 1)) +
+                        EncodeFrame(op::kText, R"({"t":"pull","id":)" + std::to_string(b + 2) +
+                                                   R"(,"conv":"d:alice:bob","after":0})") +
+                        EncodeFrame(op::kText, SendFrame("g:secret", cmid + "s", "3", b + 3)) +
+                        EncodeFrame(op::kText, SendFrame("u:bob", "c1", "4", b + 4)) +
+                        EncodeFrame(op::kText, SendFrame("u:bob", cmid + "x", "5", b + 5)) +
+                        EncodeFrame(op::kText, R"({"t":"pull","id":)" + std::to_string(b + 6) +
+                                                   R"(,"conv":"d:alice:bob","after":0})") +
+                        EncodeFrame(op::kText, R"({"t":"sync","id":)" + std::to_string(b + 7) +
+                                                   R"(,"all":true})") +
+                        EncodeFrame(op::kText, R"({"t":"ping","id":)" + std::to_string(b + 8) + "}");
+    REQUIRE(a.ws().SendRaw(batch));
+    std::map<int64_t, Json> got;
+    for (int64_t id = b + 1; id <= b + 8; id++) {
+      Json f;
+      REQUIRE_MESSAGE(a.WaitId(id, &f), a.error());
+      got[id] = f;
+    }
+    const int64_t seq1 = got[b + 1].Int("seq"), seq5 = got[b + 5].Int("seq");
+    CHECK(got[b + 1].Str("t") == "ack");
+    CHECK(got[b + 2]["msgs"].items().back().Int("seq") == seq1);
+    CheckError(got[b + 3], "forbidden", b + 3);
+    CHECK(got[b + 4].Int("seq") == 1);
+    CHECK(got[b + 4]["dup"].raw() == "true");
+    CHECK(seq5 == seq1 + 1);
+    CHECK(got[b + 6]["msgs"].items().back().Int("seq") == seq5);
+    CHECK(ByConv(got[b + 7])["d:alice:bob"].Int("last") == seq5);
+    CHECK(got[b + 8].Str("t") == "pong");
+  }
+}
+
 TEST_CASE("msg: a sync pipelined right after the first send to a peer lists the new conversation") {
   Secrets s;
   Server srv(MsgArgs(s, {"--threads", "2"}));
