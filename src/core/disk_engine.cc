@@ -366,47 +366,131 @@ void DiskEngine::Shutdown() {
 
 // --- Reading.
 
-void DiskEngine::Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
+namespace {
+
+// Walks c's chain of messages down from the record at `pos`, calling
+// f(record) until it returns false or the chain ends. Index entries [0, k)
+// have seqs below the first record's.
+//
+// A chain may cross holes: after a recovery cut in a sealed segment, the
+// first message of a conversation after the cut has a `prev` into the cut
+// bytes. Recovery indexes the last message before each such hole (Builder
+// below), so a `prev` into bytes that are gone goes on at the nearest
+// indexed message below; with none (everything before was dropped by
+// retention or cut), the chain ends there.
+template <class F>
+void WalkChain(storage::Partition* p, const ConvState* c, uint64_t pos, size_t k,
+               std::string* payload, F&& f) {
+  const auto& ix = c->index;
+  if (p->Gone(pos)) return;
+  uint64_t above = UINT64_MAX;  // the seq of the record before, walking down
+  for (;;) {
+    uint8_t type;
+    if (!p->Read(pos, &type, payload)) {
+      LL_WARN("log: partition %u: no readable record at %" PRIu64 " for %s", p->id(), pos,
+              c->id.c_str());
+      return;
+    }
+    MsgRec r;
+    if (type != storage::kMsg || !DecodeMsg(*payload, &r) || r.conv != c->id || r.seq >= above) {
+      LL_WARN("log: partition %u: the chain of %s is broken at %" PRIu64, p->id(), c->id.c_str(),
+              pos);
+      return;
+    }
+    above = r.seq;
+    if (!f(r)) return;
+    while (k > 0 && ix[k - 1].first >= r.seq) k--;
+    uint64_t next = r.prev;  // position + 1; 0: none
+    if (next != 0 && p->Gone(next - 1)) next = k > 0 ? ix[k - 1].second + 1 : 0;  // a hole
+    if (next == 0) return;
+    if (next - 1 >= pos) {
+      LL_WARN("log: partition %u: the chain of %s is broken at %" PRIu64, p->id(), c->id.c_str(),
+              pos);
+      return;
+    }
+    pos = next - 1;
+  }
+}
+
+}  // namespace
+
+bool DiskEngine::Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
                       std::vector<StoredMsg>* out) {
   if (hi > c->durable_seq) hi = c->durable_seq;
   if (lo < c->first_seq) lo = c->first_seq;
-  if (lo > hi || limit == 0 || c->durable_pos == 0) return;
-  uint64_t a = lo, b = hi;
-  if (b - a + 1 > limit) {
-    if (from_top) {
-      a = b - limit + 1;
-    } else {
-      b = a + limit - 1;
-    }
-  }
-  Part* pt = PartOf(c);
-  // Start from the nearest indexed message at or above b.
-  uint64_t pos = c->durable_pos - 1;
-  auto it = std::lower_bound(c->index.begin(), c->index.end(), std::make_pair(b, uint64_t(0)));
-  if (it != c->index.end()) pos = it->second;
-  uint64_t first_pos = pt->p->first_pos();
-  size_t start = out->size();
+  if (lo > hi || c->durable_pos == 0) return false;
+  storage::Partition* p = PartOf(c)->p;
+  const auto& ix = c->index;
+  // One message more than the page, to know whether there are more: seqs
+  // may be missing, so the range alone does not tell.
+  const uint64_t want = uint64_t(std::min<size_t>(limit, UINT64_MAX - 1)) + 1;
+  // Where a walk down from seq `s` starts: the nearest indexed message at or
+  // above it, else the newest one. Returns the index entries below it.
+  auto start_at = [&](uint64_t s, uint64_t* pos) -> size_t {
+    auto it = std::lower_bound(ix.begin(), ix.end(), std::make_pair(s, uint64_t(0)));
+    *pos = it != ix.end() ? it->second : c->durable_pos - 1;
+    return size_t(it - ix.begin());
+  };
+  auto frame = [&](const MsgRec& r) {
+    return StoredMsg{r.seq, int64_t(r.ts), FrameOf(r, &frame_)};
+  };
   std::string payload;
-  for (;;) {
-    if (pos < first_pos) break;
-    uint8_t type;
-    if (!pt->p->Read(pos, &type, &payload)) {
-      LL_WARN("log: partition %u: no readable record at %" PRIu64 " for %s", pt->p->id(), pos,
-              c->id.c_str());
-      break;
-    }
-    MsgRec r;
-    if (type != storage::kMsg || !DecodeMsg(payload, &r) || r.conv != c->id) {
-      LL_WARN("log: partition %u: the chain of %s is broken at %" PRIu64, pt->p->id(),
-              c->id.c_str(), pos);
-      break;
-    }
-    if (r.seq < a) break;
-    if (r.seq <= b) out->push_back(StoredMsg{r.seq, int64_t(r.ts), FrameOf(r, &frame_)});
-    if (r.seq == a || r.prev == 0) break;
-    pos = r.prev - 1;
+  const size_t start = out->size();
+  bool more = false;
+  if (from_top) {
+    // One walk down from hi, across holes, until the page (and one) is full.
+    uint64_t pos;
+    size_t k = start_at(hi, &pos);
+    uint64_t got = 0;
+    WalkChain(p, c, pos, k, &payload, [&](const MsgRec& r) {
+      if (r.seq < lo) return false;
+      if (r.seq > hi) return true;
+      if (++got == want) {
+        more = true;
+        return false;
+      }
+      out->push_back(frame(r));
+      return r.seq > lo;
+    });
+    std::reverse(out->begin() + long(start), out->end());
+    return more;
   }
-  std::reverse(out->begin() + long(start), out->end());
+  // The lowest: walks over windows of seqs (below, top], each from the
+  // nearest indexed message at or above its top, collecting the window's
+  // messages (a walk goes down, so the lowest of a window come last). The
+  // first window is as wide as the page; the next ones end at the following
+  // index entries, until the page (and one) is full or hi is reached. With
+  // no hole, that is one walk, as before.
+  std::vector<StoredMsg> got;  // ascending
+  std::vector<StoredMsg> win;
+  uint64_t below = lo - 1;
+  uint64_t top = hi - lo + 1 > want ? lo + want - 1 : hi;
+  for (;;) {
+    uint64_t pos;
+    size_t k = start_at(top, &pos);
+    win.clear();
+    WalkChain(p, c, pos, k, &payload, [&](const MsgRec& r) {
+      if (r.seq <= below) return false;
+      if (r.seq <= top) win.push_back(frame(r));
+      return r.seq > below + 1;
+    });
+    got.insert(got.end(), win.rbegin(), win.rend());
+    if (got.size() >= want || top >= hi) break;
+    // The next window ends at the next index entry above, else at hi.
+    below = top;
+    auto it = std::upper_bound(ix.begin(), ix.end(), std::make_pair(top, UINT64_MAX));
+    top = it != ix.end() && it->first < hi ? it->first : hi;
+  }
+  more = got.size() >= want;
+  size_t keep = size_t(std::min<uint64_t>(got.size(), want - 1));
+  for (size_t i = 0; i < got.size(); i++) {
+    if (i < keep) {
+      out->push_back(got[i]);
+    } else {
+      got[i].frame->Unref();
+    }
+  }
+  return more;
 }
 
 // --- Retention.
@@ -552,10 +636,23 @@ struct Builder {
         MsgRec m;
         if (!DecodeMsg(payload, &m)) return;
         ConvState& c = Get(m.conv);
-        if (m.seq > c.last_seq) {
-          c.last_seq = m.seq;
-          c.durable_pos = c.tail_pos = pos + 1;
+        // Records come in position order, so durable_pos is the message
+        // read before this one (durable_seq its seq, until the end).
+        if (m.prev != c.durable_pos) {
+          // The chain skips what is gone: cut by a recovery, or dropped by
+          // retention.
+          if (c.durable_pos == 0) {
+            // Nothing of the conversation is left before it.
+            c.first_seq = std::max(c.first_seq, m.seq);
+          } else if (c.index.empty() || c.index.back().first < c.durable_seq) {
+            // A hole after the message read before: index that one, so
+            // that reads walking down step over the hole (WalkChain).
+            c.index.emplace_back(c.durable_seq, c.durable_pos - 1);
+          }
         }
+        c.last_seq = std::max(c.last_seq, m.seq);
+        c.durable_seq = m.seq;
+        c.durable_pos = c.tail_pos = pos + 1;
         if (!c.group) c.exists = true;
         if (m.seq % kIndexStride == 0) c.index.emplace_back(m.seq, pos);
         AddDedup(m.from, m.cmid, m.conv, m.seq, m.ts);

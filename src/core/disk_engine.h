@@ -13,7 +13,11 @@
 // Reads: each conversation keeps the position of its newest durable message
 // and of every 64th seq; a pull walks the records' backward chain from the
 // nearest indexed seq above the page (page cache, a 64 KiB read window), so
-// memory does not grow with the history (16 bytes per 64 messages).
+// memory does not grow with the history (16 bytes per 64 messages). A cut
+// in the middle of the log (a corrupt record in a sealed segment) leaves a
+// hole in the chains that cross it: recovery also indexes each
+// conversation's last message before such a hole, and walks step over it,
+// so a page holds the surviving messages in seq order, the cut seqs absent.
 //
 // Retention: every so often the sealed segments whose last write is older
 // than --retention go, after a snapshot of the partition's state (each
@@ -55,7 +59,7 @@ class DiskEngine : public Engine {
   ~DiskEngine() override;
 
   void Append(ConvState* c, Op* op, StoredMsg m) override;
-  void Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
+  bool Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
             std::vector<StoredMsg>* out) override;
   uint64_t FirstSeq(const ConvState* c) const override { return c->first_seq; }
   void CursorMoved(ConvState* c, const std::string& key, const Cursor& cur) override;

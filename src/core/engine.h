@@ -62,7 +62,7 @@ struct ConvState {
   std::unordered_map<std::string, Cursor> cursors;      // DeviceKey(user, device)
   std::deque<StoredMsg> msgs;                           // MemoryEngine's copy
   // DiskEngine's index into the log (positions are stored +1; 0: none).
-  uint64_t first_seq = 1;    // older messages were dropped by retention
+  uint64_t first_seq = 1;    // older messages are gone (retention, a recovery cut)
   uint64_t tail_pos = 0;     // the newest appended message
   uint64_t durable_pos = 0;  // the newest durable message
   std::vector<std::pair<uint64_t, uint64_t>> index;  // (seq, position) of every 64th seq
@@ -96,7 +96,11 @@ class Engine {
   // The stored messages with lo <= seq <= hi (hi <= c->durable_seq),
   // ascending, at most `limit`. `from_top`: the highest `limit` of them
   // instead of the lowest. The caller owns one reference to each frame.
-  virtual void Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
+  // Seqs may be missing (a recovery cut a record in the middle of the log):
+  // the page skips them and still holds `limit` messages when that many are
+  // stored in the range. Returns whether more stored messages of the range
+  // lie beyond the page (below it with `from_top`, above it without).
+  virtual bool Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
                     std::vector<StoredMsg>* out) = 0;
   // The oldest seq still kept (1 when nothing was dropped).
   virtual uint64_t FirstSeq(const ConvState* c) const = 0;
@@ -122,7 +126,7 @@ class MemoryEngine : public Engine {
  public:
   ~MemoryEngine() override;
   void Append(ConvState* c, Op* op, StoredMsg m) override;
-  void Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
+  bool Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
             std::vector<StoredMsg>* out) override;
   uint64_t FirstSeq(const ConvState*) const override { return 1; }
   void CursorMoved(ConvState*, const std::string&, const Cursor&) override {}

@@ -289,14 +289,15 @@ void Hub::BuildPage(std::string* out, const Origin& o, ConvState* c, const Op* o
     uint64_t kept = engine_->FirstSeq(c);
     if (op->has_before) {
       uint64_t hi = op->before == 0 ? 0 : std::min(op->before - 1, last);
-      if (hi >= kept) engine_->Read(c, kept, hi, op->limit, true, &items);
-      more = !items.empty() && items.front().seq > kept;
+      // `more` comes from the engine, not from seq arithmetic: seqs may be
+      // missing (a recovery cut in the middle of the log), and a page must
+      // never say more with nothing more to return.
+      if (hi >= kept) more = engine_->Read(c, kept, hi, op->limit, true, &items);
     } else {
       // (after may be as high as 2^64 - 1: no after + 1 that wraps.)
       const bool above = op->after < last;  // there are seqs above after
       uint64_t lo = above ? std::max(op->after + 1, kept) : last + 1;
-      if (above) engine_->Read(c, lo, last, op->limit, false, &items);
-      more = !items.empty() ? items.back().seq < last : lo <= last;
+      if (above) more = engine_->Read(c, lo, last, op->limit, false, &items);
     }
     // Section 6: "the page then says first (only when something below it
     // was dropped)": on every page of a conversation that lost messages.

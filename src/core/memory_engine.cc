@@ -9,26 +9,26 @@ void MemoryEngine::Append(ConvState* c, Op* op, StoredMsg m) {
   listener_->OnDurable(c, op, c->msgs.back(), true);
 }
 
-void MemoryEngine::Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
+bool MemoryEngine::Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit, bool from_top,
                         std::vector<StoredMsg>* out) {
   // msgs holds seqs 1..last_seq in order (index = seq - 1).
-  if (c->msgs.empty() || lo > hi) return;
   if (lo < 1) lo = 1;
   if (hi > c->msgs.size()) hi = c->msgs.size();
-  if (lo > hi) return;
-  uint64_t n = hi - lo + 1;
-  if (n > limit) {
+  if (lo > hi) return false;
+  uint64_t a = lo, b = hi;
+  if (b - a + 1 > limit) {
     if (from_top) {
-      lo = hi - limit + 1;
+      a = b - limit + 1;
     } else {
-      hi = lo + limit - 1;
+      b = a + limit - 1;
     }
   }
-  for (uint64_t s = lo; s <= hi; s++) {
+  for (uint64_t s = a; s <= b; s++) {
     const StoredMsg& m = c->msgs[s - 1];
     m.frame->Ref();
     out->push_back(m);
   }
+  return limit == 0 || (from_top ? a > lo : b < hi);
 }
 
 }  // namespace longlink::core

@@ -379,4 +379,11 @@ Status Partition::ScanSegment(uint64_t base, const Visitor& visit) {
 
 uint64_t Partition::first_pos() const { return segs_.empty() ? 0 : segs_.begin()->first; }
 
+bool Partition::Gone(uint64_t pos) const {
+  auto it = segs_.upper_bound(pos);
+  if (it == segs_.begin()) return true;
+  --it;
+  return it->first != active_base_ && pos - it->first >= it->second.file->Size();
+}
+
 }  // namespace longlink::storage

@@ -96,6 +96,11 @@ class Partition {
   Status ScanSegment(uint64_t base, const Visitor& visit);
   // The lowest position still on disk.
   uint64_t first_pos() const;
+  // Whether the bytes at `pos` are gone for good: below first_pos()
+  // (retention), or past the end of a segment that is not the active one
+  // (cut by recovery: a cut in a sealed segment keeps the later segments,
+  // so these positions are never written again).
+  bool Gone(uint64_t pos) const;
 
   bool failed() const { return !error_.ok(); }
   const Status& error() const { return error_; }

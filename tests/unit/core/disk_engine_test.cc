@@ -4,8 +4,11 @@
 #include <doctest/doctest.h>
 #include <uv.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -14,7 +17,9 @@
 #include "core/disk_engine.h"
 #include "core/ops.h"
 #include "proto/reply.h"
+#include "storage/coding.h"
 #include "storage/fault_env.h"
+#include "storage/record_format.h"
 #include "storage/store.h"
 
 using namespace longlink;
@@ -138,6 +143,140 @@ std::vector<StoredMsg> ReadRange(Rig& r, ConvState& c, uint64_t lo, uint64_t hi,
   std::vector<StoredMsg> out;
   r.engine->Read(&c, lo, hi, limit, top, &out);
   return out;
+}
+
+// The seqs of a page and whether Read said there were more.
+struct Page {
+  std::vector<uint64_t> seqs;
+  bool more = false;
+};
+
+Page ReadPage(Rig& r, ConvState& c, uint64_t lo, uint64_t hi, size_t limit, bool top) {
+  std::vector<StoredMsg> out;
+  Page p;
+  p.more = r.engine->Read(&c, lo, hi, limit, top, &out);
+  for (auto& m : out) {
+    p.seqs.push_back(m.seq);
+    m.frame->Unref();
+  }
+  return p;
+}
+
+// A kMsg record as it lies on disk.
+struct DiskMsg {
+  std::string file;
+  uint64_t off = 0;
+  uint32_t len = 0;  // payload
+  std::string conv;
+  uint64_t seq = 0;
+};
+
+// Every kMsg record of a partition directory, in position order (stops at
+// the first record that is not whole, as recovery would).
+std::vector<DiskMsg> MsgsOnDisk(const std::string& pdir) {
+  std::vector<std::string> files;
+  for (auto& e : std::filesystem::directory_iterator(pdir)) files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  std::vector<DiskMsg> out;
+  for (const std::string& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t off = 0;
+    while (off + storage::kHeaderSize <= data.size()) {
+      uint32_t len;
+      std::memcpy(&len, data.data() + off + 4, 4);
+      auto type = uint8_t(data[off + 8]);
+      if (type == storage::kZeroType || off + storage::kHeaderSize + len > data.size()) break;
+      if (type == storage::kMsg) {
+        storage::Reader rd(std::string_view(data).substr(off + storage::kHeaderSize, len));
+        uint64_t seq = 0, ts = 0, prev = 0;
+        std::string_view conv;
+        REQUIRE((rd.Varint(&seq) && rd.Varint(&ts) && rd.Varint(&prev) && rd.String(&conv)));
+        out.push_back(DiskMsg{f, off, len, std::string(conv), seq});
+      }
+      off += storage::kHeaderSize + len;
+    }
+  }
+  return out;
+}
+
+// Flips a byte in the middle of a record's payload: its CRC no longer
+// matches, and recovery cuts its segment there.
+void Corrupt(const DiskMsg& m) {
+  std::fstream f(m.file, std::ios::binary | std::ios::in | std::ios::out);
+  auto at = std::streamoff(m.off + storage::kHeaderSize + m.len / 2);
+  f.seekg(at);
+  char ch;
+  f.get(ch);
+  f.seekp(at);
+  f.put(char(ch ^ 0x5a));
+}
+
+// The seqs of `conv` that survive a cut at `bad`: every record except
+// those of bad's segment at or after it.
+std::vector<uint64_t> Surviving(const std::vector<DiskMsg>& all, const std::string& conv,
+                                const DiskMsg& bad) {
+  std::vector<uint64_t> v;
+  for (const DiskMsg& m : all) {
+    if (m.conv != conv || (m.file == bad.file && m.off >= bad.off)) continue;
+    v.push_back(m.seq);
+  }
+  return v;
+}
+
+std::string PartitionDir(Rig& r, const ConvState& c) {
+  char name[16];
+  std::snprintf(name, sizeof(name), "/p%03u", c.partition);
+  return r.store->dir() + name;
+}
+
+// Every page of c, after and before each seq, with a few limits, holds
+// exactly the lowest (highest) `limit` of `expect` (ascending seqs) in the
+// range, and `more` says whether any of `expect` lies beyond it.
+void CheckPages(Rig& r, ConvState& c, const std::vector<uint64_t>& expect) {
+  const uint64_t last = c.durable_seq;
+  for (size_t limit : {size_t(1), size_t(2), size_t(5), size_t(64), size_t(100), size_t(1000)}) {
+    CAPTURE(limit);
+    for (uint64_t after = 0; after <= last; after++) {
+      CAPTURE(after);
+      auto from = std::upper_bound(expect.begin(), expect.end(), after);
+      std::vector<uint64_t> want(from, from + long(std::min<size_t>(limit, size_t(expect.end() - from))));
+      Page p = ReadPage(r, c, after + 1, last, limit, false);
+      CHECK(p.seqs == want);
+      CHECK(p.more == (size_t(expect.end() - from) > limit));
+    }
+    for (uint64_t before = 1; before <= last + 1; before++) {
+      CAPTURE(before);
+      auto to = std::lower_bound(expect.begin(), expect.end(), before);
+      size_t n = std::min<size_t>(limit, size_t(to - expect.begin()));
+      std::vector<uint64_t> want(to - long(n), to);
+      Page p = ReadPage(r, c, 1, before - 1, limit, true);
+      CHECK(p.seqs == want);
+      CHECK(p.more == (size_t(to - expect.begin()) > limit));
+    }
+    // Paging with after until more is false: every surviving seq once, and
+    // never an empty page that says more.
+    std::vector<uint64_t> all;
+    uint64_t after = 0;
+    for (int pages = 0; pages < 10000; pages++) {
+      Page p = ReadPage(r, c, after + 1, last, limit, false);
+      all.insert(all.end(), p.seqs.begin(), p.seqs.end());
+      if (!p.more) break;
+      REQUIRE(!p.seqs.empty());
+      after = p.seqs.back();
+    }
+    CHECK(all == expect);
+    all.clear();
+    uint64_t before = last + 1;
+    for (int pages = 0; pages < 10000; pages++) {
+      Page p = ReadPage(r, c, 1, before - 1, limit, true);
+      all.insert(all.begin(), p.seqs.begin(), p.seqs.end());
+      if (!p.more) break;
+      REQUIRE(!p.seqs.empty());
+      before = p.seqs.front();
+    }
+    CHECK(all == expect);
+  }
 }
 
 std::string FrameText(const StoredMsg& m) {
@@ -414,5 +553,278 @@ TEST_CASE("disk engine: a version-1 directory keeps its partition placement acro
     auto page = ReadRange(r, c, 1, 5, 100, false);
     CHECK(page.size() == 5);
     Release(page);
+  }
+}
+
+TEST_CASE("disk engine: a cut in a sealed segment keeps the messages before it and after it") {
+  // PROTOCOL.md section 8: records before the first corrupt one are served
+  // as written. 10 messages of ~1.2 KB in 4 KiB segments: [1 2 3] [4 5 6]
+  // [7 8 9] [10]; a byte flipped in 5 cuts the 2nd segment there. The
+  // chain of 7 points at 6, which is gone: reads must step over the hole.
+  TempDir d;
+  std::vector<DiskMsg> disk;
+  std::map<uint64_t, std::string> texts;
+  std::vector<uint64_t> expect;
+  {
+    Rig r(d.path(), {}, nullptr, 4096);
+    ConvState& c = r.Conv("d:alice:bob");
+    for (int i = 1; i <= 10; i++) r.Send(c, "alice", "c" + std::to_string(i), Body(uint64_t(i), 1200));
+    r.engine->Flush();
+    r.RunUntil(10);
+    REQUIRE(r.listener.durable.size() == 10);
+    std::vector<StoredMsg> all;
+    CHECK_FALSE(r.engine->Read(&c, 1, 10, 100, false, &all));
+    for (auto& m : all) texts[m.seq] = FrameText(m);
+    Release(all);
+    disk = MsgsOnDisk(PartitionDir(r, c));
+  }
+  REQUIRE(disk.size() == 10);
+  const DiskMsg& bad = disk[4];
+  REQUIRE(bad.seq == 5);
+  REQUIRE(bad.off > 0);                 // 4 is before it in its segment
+  REQUIRE(disk[6].file != bad.file);    // 7 is in a later segment
+  expect = Surviving(disk, "d:alice:bob", bad);
+  REQUIRE(expect == std::vector<uint64_t>{1, 2, 3, 4, 7, 8, 9, 10});
+  Corrupt(bad);
+  for (int restart = 0; restart < 2; restart++) {
+    CAPTURE(restart);
+    Rig r(d.path(), {}, nullptr, 4096);
+    ConvState& c = *r.convs["d:alice:bob"];
+    CHECK(c.last_seq == expect.back());
+    CHECK(c.durable_seq == expect.back());  // sync's `last`
+    CHECK(c.first_seq == 1);
+    std::vector<StoredMsg> all;
+    CHECK_FALSE(r.engine->Read(&c, 1, c.durable_seq, 100, false, &all));
+    REQUIRE(all.size() == expect.size());
+    for (size_t i = 0; i < all.size(); i++) {
+      CHECK(all[i].seq == expect[i]);
+      CHECK(FrameText(all[i]) == texts[all[i].seq]);  // byte for byte
+    }
+    Release(all);
+    CHECK(ReadPage(r, c, 1, 10, 2, false).seqs == std::vector<uint64_t>{1, 2});
+    CHECK(ReadPage(r, c, 1, 10, 2, false).more);
+    CHECK(ReadPage(r, c, 5, 10, 2, false).seqs == std::vector<uint64_t>{7, 8});
+    CHECK(ReadPage(r, c, 1, 6, 10, true).seqs == std::vector<uint64_t>{1, 2, 3, 4});
+    CHECK_FALSE(ReadPage(r, c, 1, 6, 10, true).more);
+    Page hole = ReadPage(r, c, 5, 6, 10, false);
+    CHECK(hole.seqs.empty());
+    CHECK_FALSE(hole.more);
+    CheckPages(r, c, expect);
+    // Sends go on after the last seq, chained to the newest message.
+    uint64_t next = c.last_seq + 1;
+    r.Send(c, "alice", "n" + std::to_string(next), Body(next, 1200));
+    r.engine->Flush();
+    r.RunUntil(1);
+    REQUIRE(r.listener.durable.size() == 1);
+    CHECK(r.listener.durable[0].first == next);
+    expect.push_back(next);
+    CHECK_FALSE(r.engine->Read(&c, next, next, 1, false, &all));
+    REQUIRE(all.size() == 1);
+    texts[next] = FrameText(all[0]);
+    Release(all);
+    CheckPages(r, c, expect);
+  }
+}
+
+TEST_CASE("disk engine: a cut in the middle of a long conversation (sparse index) and retention") {
+  // Two conversations of one partition, interleaved over many 4 KiB
+  // segments, one with 300 messages (index entries at 64, 128, ...). A
+  // corrupt record of it in a middle segment cuts that segment there; every
+  // page, after and before each seq, must hold exactly the surviving seqs.
+  TempDir d;
+  DiskOptions o;
+  o.retention_ms = 3600 * 1000;
+  std::vector<DiskMsg> disk;
+  std::string a_id = "d:alice:bob", b_id;
+  std::string pdir;
+  {
+    Rig r(d.path(), o, nullptr, 4096);
+    uint32_t pa = r.Conv(a_id).partition;
+    for (int i = 0; b_id.empty() && i < 1000; i++) {
+      std::string id = "d:c" + std::to_string(i) + ":d" + std::to_string(i);
+      if (storage::PartitionOf(id, r.store->partitions(), r.store->version()) == pa) b_id = id;
+    }
+    REQUIRE(!b_id.empty());
+    ConvState& a = r.Conv(a_id);
+    ConvState& b = r.Conv(b_id);
+    for (int i = 1; i <= 450; i++) {
+      if (i % 3 == 0) {
+        r.Send(b, "carol", "b" + std::to_string(i), Body(uint64_t(i), 60));
+      } else {
+        r.Send(a, "alice", "a" + std::to_string(i), Body(uint64_t(i), 60));
+      }
+      if (i % 25 == 0) r.engine->Flush();
+    }
+    r.engine->Flush();
+    r.RunUntil(450);
+    REQUIRE(r.listener.durable.size() == 450);
+    REQUIRE(a.last_seq == 300);
+    pdir = PartitionDir(r, a);
+    disk = MsgsOnDisk(pdir);
+  }
+  std::vector<std::string> files;
+  for (const DiskMsg& m : disk) {
+    if (files.empty() || files.back() != m.file) files.push_back(m.file);
+  }
+  REQUIRE(files.size() >= 10);
+  // A middle segment that starts with a message of b: cut it at its first
+  // message of a, so that a's last message before the hole is in the
+  // segment before (retention below drops it) and b keeps some of the
+  // segment.
+  const DiskMsg* bad = nullptr;
+  for (size_t k = files.size() / 3; bad == nullptr && k + 3 < files.size(); k++) {
+    auto first = std::find_if(disk.begin(), disk.end(), [&](const DiskMsg& m) { return m.file == files[k]; });
+    if (first->conv != b_id) continue;
+    for (auto it = first; it != disk.end() && it->file == files[k]; ++it) {
+      if (it->conv == a_id) {
+        bad = &*it;
+        break;
+      }
+    }
+  }
+  REQUIRE(bad != nullptr);
+  CAPTURE(bad->seq);
+  REQUIRE(bad->seq > 64);
+  REQUIRE(bad->seq < 300 - 64);
+  std::vector<uint64_t> expect_a = Surviving(disk, a_id, *bad);
+  std::vector<uint64_t> expect_b = Surviving(disk, b_id, *bad);
+  REQUIRE(expect_a.size() < 300);
+  REQUIRE(expect_b.size() < 150);
+  Corrupt(*bad);
+  uint64_t last_before_hole = 0;  // a's last message before the hole
+  for (uint64_t s : expect_a) {
+    if (s < bad->seq) last_before_hole = s;
+  }
+  {
+    Rig r(d.path(), o, nullptr, 4096);
+    ConvState& a = *r.convs[a_id];
+    ConvState& b = *r.convs[b_id];
+    CHECK(a.last_seq == 300);
+    CHECK(a.durable_seq == 300);
+    CHECK(b.durable_seq == 150);
+    CHECK(a.index.size() <= 300 / 64 + 1);  // still sparse: the stride and the hole
+    CheckPages(r, a, expect_a);
+    CheckPages(r, b, expect_b);
+    for (int i = 1; i <= 5; i++) {
+      r.Send(a, "alice", "x" + std::to_string(i), Body(uint64_t(1000 + i), 60));
+      expect_a.push_back(300 + uint64_t(i));
+    }
+    r.engine->Flush();
+    r.RunUntil(5);
+    CHECK(r.listener.durable.back().first == 305);
+    CheckPages(r, a, expect_a);
+  }
+  // Retention drops the segments before the cut one, a's message before
+  // the hole among them.
+  auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(2);
+  for (const std::string& f : files) {
+    if (f == bad->file) break;
+    std::filesystem::last_write_time(f, old);
+  }
+  auto kept = [](std::vector<uint64_t> v, uint64_t first) {
+    v.erase(v.begin(), std::lower_bound(v.begin(), v.end(), first));
+    return v;
+  };
+  {
+    Rig r(d.path(), o, nullptr, 4096);
+    ConvState& a = *r.convs[a_id];
+    ConvState& b = *r.convs[b_id];
+    CheckPages(r, a, expect_a);
+    r.engine->RunRetention(int64_t(WallMs()));
+    CHECK(r.metrics.log_segments_deleted_total.Get() > 0);
+    CHECK(a.first_seq == last_before_hole + 1);
+    expect_a = kept(expect_a, a.first_seq);
+    expect_b = kept(expect_b, b.first_seq);
+    REQUIRE(!expect_a.empty());
+    CHECK(expect_a.front() > bad->seq);
+    CheckPages(r, a, expect_a);
+    CheckPages(r, b, expect_b);
+  }
+  Rig r(d.path(), o, nullptr, 4096);
+  ConvState& a = *r.convs[a_id];
+  ConvState& b = *r.convs[b_id];
+  CHECK(a.last_seq == 305);
+  CHECK(a.first_seq == expect_a.front());  // what is before it is gone
+  CheckPages(r, a, expect_a);
+  CheckPages(r, b, expect_b);
+}
+
+TEST_CASE("disk engine: a cut that takes a conversation's newest messages keeps its last seq") {
+  // A retention snapshot (last seq 60) outlives a cut that takes a's newest
+  // messages: the seqs between its newest surviving message and 60 are
+  // missing at the top. Pages there are empty and say nothing more (a
+  // client pulling until more is false must stop), and sends go on at 61.
+  TempDir d;
+  DiskOptions o;
+  o.retention_ms = 3600 * 1000;
+  std::string a_id = "d:alice:bob", b_id;
+  std::string pdir;
+  {
+    Rig r(d.path(), o, nullptr, 4096);
+    ConvState& a = r.Conv(a_id);
+    for (int i = 0; b_id.empty() && i < 1000; i++) {
+      std::string id = "d:c" + std::to_string(i) + ":d" + std::to_string(i);
+      if (storage::PartitionOf(id, r.store->partitions(), r.store->version()) == a.partition) {
+        b_id = id;
+      }
+    }
+    REQUIRE(!b_id.empty());
+    ConvState& b = r.Conv(b_id);
+    for (int i = 1; i <= 60; i++) {
+      r.Send(a, "alice", "a" + std::to_string(i), Body(uint64_t(i), 100));
+      r.Send(b, "carol", "b" + std::to_string(i), Body(uint64_t(i), 100));
+    }
+    for (int i = 61; i <= 120; i++) r.Send(b, "carol", "b" + std::to_string(i), Body(uint64_t(i), 100));
+    r.engine->Flush();
+    r.RunUntil(180);
+    REQUIRE(r.listener.durable.size() == 180);
+    pdir = PartitionDir(r, a);
+  }
+  std::vector<DiskMsg> disk = MsgsOnDisk(pdir);
+  REQUIRE(!disk.empty());
+  std::filesystem::last_write_time(disk.front().file, std::filesystem::file_time_type::clock::now() -
+                                                          std::chrono::hours(2));
+  {
+    Rig r(d.path(), o, nullptr, 4096);
+    r.engine->RunRetention(int64_t(WallMs()));  // drops the first segment, writes the snapshot
+    REQUIRE(r.metrics.log_segments_deleted_total.Get() == 1);
+  }
+  disk = MsgsOnDisk(pdir);
+  // The first message of a in the segment that holds a's newest.
+  auto newest = std::find_if(disk.begin(), disk.end(),
+                             [&](const DiskMsg& m) { return m.conv == a_id && m.seq == 60; });
+  REQUIRE(newest != disk.end());
+  REQUIRE(newest->file != disk.front().file);  // not the oldest kept segment
+  auto bad = std::find_if(disk.begin(), disk.end(), [&](const DiskMsg& m) {
+    return m.file == newest->file && m.conv == a_id;
+  });
+  std::vector<uint64_t> expect_a = Surviving(disk, a_id, *bad);
+  std::vector<uint64_t> expect_b = Surviving(disk, b_id, *bad);
+  REQUIRE(!expect_a.empty());
+  REQUIRE(expect_a.back() < 60);
+  Corrupt(*bad);
+  for (int restart = 0; restart < 2; restart++) {
+    CAPTURE(restart);
+    Rig r(d.path(), o, nullptr, 4096);
+    ConvState& a = *r.convs[a_id];
+    ConvState& b = *r.convs[b_id];
+    CHECK(a.last_seq == 60 + uint64_t(restart));
+    CHECK(a.durable_seq == 60 + uint64_t(restart));
+    CHECK(a.first_seq == expect_a.front());
+    CheckPages(r, a, expect_a);
+    CheckPages(r, b, expect_b);
+    Page top = ReadPage(r, a, bad->seq, a.durable_seq, 100, false);
+    CHECK(top.seqs == std::vector<uint64_t>(std::lower_bound(expect_a.begin(), expect_a.end(), bad->seq),
+                                            expect_a.end()));
+    CHECK_FALSE(top.more);
+    if (restart == 0) {
+      r.Send(a, "alice", "a61", Body(61, 100));
+      r.engine->Flush();
+      r.RunUntil(1);
+      REQUIRE(r.listener.durable.size() == 1);
+      CHECK(r.listener.durable[0].first == 61);
+      expect_a.push_back(61);
+      CheckPages(r, a, expect_a);
+    }
   }
 }

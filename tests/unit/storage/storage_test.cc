@@ -306,6 +306,44 @@ TEST_CASE("recovery: a cut in a sealed segment keeps the later segments") {
   CHECK(recs.back().payload == Payload(499));
 }
 
+TEST_CASE("partition: the bytes a cut in a sealed segment dropped are gone, later ones are not") {
+  TempDir d;
+  std::string dir = d.path() + "/p000";
+  std::vector<uint64_t> pos;
+  {
+    Partition p(PosixEnv(), dir, 0, 4096);
+    RecoverAll(&p);
+    for (int i = 0; i < 10; i++) {
+      auto v = Fill(&p, 50, i * 50);
+      pos.insert(pos.end(), v.begin(), v.end());
+    }
+  }
+  auto files = SegmentFiles(dir);
+  REQUIRE(files.size() >= 4);
+  uint64_t base1 = std::stoull(files[1].substr(0, 20));
+  uint64_t base2 = std::stoull(files[2].substr(0, 20));
+  // The 3rd record of the 2nd segment is corrupt.
+  auto third = std::find_if(pos.begin(), pos.end(), [&](uint64_t x) { return x >= base1; }) + 2;
+  REQUIRE(*third < base2);
+  PatchByte(dir + "/" + files[1], *third - base1 + kHeaderSize + 1);
+  Partition p(PosixEnv(), dir, 0, 4096);
+  RecoveryStats st;
+  auto recs = RecoverAll(&p, &st);
+  CHECK(st.cuts == 1);
+  CHECK_FALSE(p.Gone(pos[0]));
+  CHECK_FALSE(p.Gone(*(third - 1)));
+  CHECK(p.Gone(*third));
+  CHECK(p.Gone(*(third + 1)));
+  CHECK(p.Gone(base2 - 1));
+  CHECK_FALSE(p.Gone(base2));
+  CHECK_FALSE(p.Gone(pos.back()));
+  CHECK_FALSE(p.Gone(p.end()));  // the active segment's next record
+  // Retention: below the first segment is gone.
+  REQUIRE(p.DeleteSegment(0).ok());
+  CHECK(p.Gone(pos[0]));
+  CHECK_FALSE(p.Gone(base1));
+}
+
 TEST_CASE("fault env: lost unsynced bytes leave exactly the synced prefix") {
   TempDir d;
   FaultEnv env;
