@@ -30,6 +30,17 @@ std::vector<uint64_t> Fill(Partition* p, int n, int from = 0) {
   return pos;
 }
 
+// Records 0..batches*50-1, written 50 at a time (one Flush each, as loop
+// turns do); returns their positions.
+std::vector<uint64_t> FillBatches(Partition* p, int batches) {
+  std::vector<uint64_t> pos;
+  for (int i = 0; i < batches; i++) {
+    auto part = Fill(p, 50, i * 50);
+    pos.insert(pos.end(), part.begin(), part.end());
+  }
+  return pos;
+}
+
 std::vector<std::string> SegmentFiles(const std::string& dir) {
   std::vector<std::string> v;
   for (auto& e : fs::directory_iterator(dir)) v.push_back(e.path().filename().string());
@@ -137,10 +148,7 @@ TEST_CASE("partition: segments roll at --segment-size, named by their first posi
   {
     Partition p(PosixEnv(), dir, 0, 4096);
     RecoverAll(&p);
-    for (int i = 0; i < 20; i++) {
-      auto part = Fill(&p, 50, i * 50);
-      pos.insert(pos.end(), part.begin(), part.end());
-    }
+    pos = FillBatches(&p, 20);
     auto segs = p.Segments();
     REQUIRE(segs.size() > 5);
     for (size_t i = 0; i + 1 < segs.size(); i++) {
@@ -266,7 +274,7 @@ TEST_CASE("recovery: missing newest segment") {
   {
     Partition p(PosixEnv(), dir, 0, 4096);
     RecoverAll(&p);
-    for (int i = 0; i < 10; i++) Fill(&p, 50, i * 50);
+    FillBatches(&p, 10);
   }
   auto files = SegmentFiles(dir);
   REQUIRE(files.size() >= 3);
@@ -292,7 +300,7 @@ TEST_CASE("recovery: a cut in a sealed segment keeps the later segments") {
   {
     Partition p(PosixEnv(), dir, 0, 4096);
     RecoverAll(&p);
-    for (int i = 0; i < 10; i++) Fill(&p, 50, i * 50);
+    FillBatches(&p, 10);
   }
   auto files = SegmentFiles(dir);
   REQUIRE(files.size() >= 3);
@@ -313,10 +321,7 @@ TEST_CASE("partition: the bytes a cut in a sealed segment dropped are gone, late
   {
     Partition p(PosixEnv(), dir, 0, 4096);
     RecoverAll(&p);
-    for (int i = 0; i < 10; i++) {
-      auto v = Fill(&p, 50, i * 50);
-      pos.insert(pos.end(), v.begin(), v.end());
-    }
+    pos = FillBatches(&p, 10);
   }
   auto files = SegmentFiles(dir);
   REQUIRE(files.size() >= 4);
@@ -403,7 +408,7 @@ TEST_CASE("partition: space is reserved ahead of appends, trimmed when sealed or
   std::string dir2 = d.path() + "/p001";
   Partition p(PosixEnv(), dir2, 1, 4096);
   RecoverAll(&p);
-  for (int i = 0; i < 10; i++) Fill(&p, 50, i * 50);
+  FillBatches(&p, 10);
   auto segs = p.Segments();
   REQUIRE(segs.size() > 3);
   for (size_t i = 0; i + 1 < segs.size(); i++) {
