@@ -23,7 +23,7 @@ enum ConnKind : uint8_t { kHttp = 0, kEcho = 1, kIm = 2, kSse = 3 };
 enum WsFlags : uint8_t {
   kPingSent = 1 << 0,   // a heartbeat ping is out, nothing received since
   kCloseSent = 1 << 1,  // our close frame (SSE: close event) is queued; send nothing more
-  kHolding = 1 << 2,    // /ws: frames wait in Session::held_ for the sends before them
+  kHolding = 1 << 2,    // frames wait in Session::held_ for the sends before them
 };
 
 struct HttpState {
@@ -39,17 +39,18 @@ struct HttpState {
 };
 
 // A /ws connection (before hello, `session` is null) or an SSE stream (its
-// session opens with the stream). 24 bytes.
+// session opens with the stream). 32 bytes.
 struct ImState {
   core::Session* session = nullptr;
   core::RateState rate;
   union {
-    uint32_t opened_ms = 0;    // /ws before hello: when the upgrade happened (hello timeout)
-    uint32_t sends_in_flight;  // /ws after hello: sends not answered yet
-    uint32_t last_tx_ms;       // SSE: when the stream was last written (heartbeat)
+    uint32_t opened_ms = 0;  // /ws: when the upgrade happened (hello timeout)
+    uint32_t last_tx_ms;     // SSE: when the stream was last written (heartbeat)
   };
+  // Sends not answered yet: a pull or sync behind them waits (Session::Hold).
+  uint32_t sends_in_flight = 0;
 };
-static_assert(sizeof(ImState) == 24, "ImState is kept per messaging connection");
+static_assert(sizeof(ImState) == 32, "ImState is kept per messaging connection");
 
 struct Conn : net::Connection {
   Conn() : http(nullptr) {}

@@ -89,32 +89,34 @@ bool Session::OnImMessage(Conn* c, [[maybe_unused]] uint8_t opcode, uint8_t* dat
     }
     return OnHello(c, cmd);
   }
-  if ((c->user_flags & kHolding) ||
-      (c->im->sends_in_flight > 0 && st.ok() && WaitsForSends(cmd.type))) {
-    if (held_[c].size() >= kMaxHeld) {
-      scratch_.clear();
-      proto::AppendError(&scratch_, cmd.has_id ? IdOf(cmd) : std::nullopt,
-                         ErrorCode::kOverloaded, "too many requests waiting for earlier sends");
-      SendJson(c, scratch_);
-      return true;
-    }
-    Hold(c, data, len);
-    return true;
-  }
-  OnFrame(c, st, cmd);
+  HandleOrHold(c, st, cmd, reinterpret_cast<const char*>(data), len);
   return !c->draining();
 }
 
-void Session::Hold(Conn* c, const uint8_t* data, size_t len) {
-  std::string& f = held_[c].emplace_back();
+void Session::HandleOrHold(Conn* c, const proto::ParseStatus& st, const proto::Command& cmd,
+                           const char* data, size_t len) {
+  if (!(c->user_flags & kHolding) &&
+      (c->im->sends_in_flight == 0 || !st.ok() || !WaitsForSends(cmd.type))) {
+    OnFrame(c, st, cmd);
+    return;
+  }
+  std::deque<std::string>& q = held_[c];
+  if (q.size() >= kMaxHeld) {
+    scratch_.clear();
+    proto::AppendError(&scratch_, cmd.has_id ? IdOf(cmd) : std::nullopt, ErrorCode::kOverloaded,
+                       "too many requests waiting for earlier sends");
+    SendJson(c, scratch_);
+    return;
+  }
+  std::string& f = q.emplace_back();
   f.reserve(len + proto::CommandParser::kPadding);  // parsed in place later
-  f.assign(reinterpret_cast<const char*>(data), len);
+  f.assign(data, len);
   c->user_flags |= kHolding;
 }
 
 void Session::SendDone(void* conn) {
   auto* c = static_cast<Conn*>(conn);
-  if (c->kind != kIm || c->im == nullptr || c->im->session == nullptr) return;
+  if (c->im == nullptr || c->im->session == nullptr) return;
   LL_DCHECK(c->im->sends_in_flight > 0);
   if (c->im->sends_in_flight > 0) c->im->sends_in_flight--;
   if ((c->user_flags & kHolding) && c->im->sends_in_flight == 0) ReleaseHeld(c);
@@ -142,7 +144,7 @@ void Session::ReleaseHeld(Conn* c) {
       it->second.push_front(std::move(f));  // still waits: a send released before it is out
       break;
     }
-    OnFrame(c, st, cmd);  // (holds nothing: only OnImMessage holds)
+    OnFrame(c, st, cmd);  // (holds nothing: only HandleOrHold holds)
   }
   if (held_.find(c) == held_.end()) c->user_flags &= uint8_t(~kHolding);
   releasing_ = outer;
@@ -200,7 +202,6 @@ bool Session::OnHello(Conn* c, const proto::Command& cmd) {
     return false;
   }
   // The welcome comes from the user's owner once the session is registered.
-  c->im->sends_in_flight = 0;  // (was opened_ms)
   c->im->session = hub_->OpenSession(c, user, cmd.hello.device_value, cmd.has_id, cmd.id);
   shard_->metrics().sessions.Add();
   return true;
@@ -289,7 +290,7 @@ void Session::OnCommand(Conn* c, const proto::Command& cmd) {
   }
   if (op == nullptr) return;
   fill_origin(op);
-  if (op->type == core::OpType::kSend && c->kind == kIm) {
+  if (op->type == core::OpType::kSend) {
     op->origin.send = true;
     c->im->sends_in_flight++;
   }

@@ -85,8 +85,10 @@ class Session : public net::ShardHandler, public core::Sink {
   void OnFrame(Conn* c, const proto::ParseStatus& st, const proto::Command& cmd);
   void SendRateLimited(Conn* c, const proto::Command& dropped, uint32_t retry_ms);
   void OnCommand(Conn* c, const proto::Command& cmd);
-  // Keeps a /ws frame (its text) for later, behind the sends before it.
-  void Hold(Conn* c, const uint8_t* data, size_t len);
+  // OnFrame, or keeps the frame's text for later when it must wait for the
+  // connection's sends before it (section 1.1; /ws and SSE).
+  void HandleOrHold(Conn* c, const proto::ParseStatus& st, const proto::Command& cmd,
+                    const char* data, size_t len);
   // Handles the held frames that no longer wait, in order.
   void ReleaseHeld(Conn* c);
   // One server frame to a messaging connection (/ws text frame or SSE event).
@@ -129,7 +131,7 @@ class Session : public net::ShardHandler, public core::Sink {
   core::RateLimiter limiter_;
   // SSE streams of this shard by session id (the welcome's `session`).
   std::unordered_map<std::string, Conn*, core::StringHash, std::equal_to<>> sse_;
-  // /ws frames held behind their connection's unanswered sends (kHolding).
+  // Frames held behind their connection's unanswered sends (kHolding).
   std::unordered_map<Conn*, std::deque<std::string>> held_;
   Conn* releasing_ = nullptr;  // the connection ReleaseHeld is handling
   // Messages of ours to other shards (forwarded POST /send frames and their

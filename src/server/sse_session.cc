@@ -241,7 +241,7 @@ int Session::PostFrame(std::string_view id, const char* data, size_t len, size_t
     }
     return 202;
   }
-  OnFrame(c, st, cmd);
+  HandleOrHold(c, st, cmd, data, len);
   return 202;
 }
 

@@ -130,6 +130,31 @@ TEST_CASE("sse: a frame POSTed to /send is answered 202 and its reply comes on t
   CHECK(sync["convs"][0].Str("conv") == "d:alice:bob");
 }
 
+// "Same semantics as WebSocket": a pull POSTed right after a send (its 202
+// comes before the send is stored) sees the send, on the log too.
+TEST_CASE("sse: a pull POSTed right after a send sees it, under --fsync always") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--storage", "disk", "--fsync", "always"}));
+  LL_START(srv);
+  SseClient a;
+  LL_SSE_LOGIN(a, srv.port(), "alice", "phone");
+  for (int i = 1; i <= 10; i++) {
+    INFO("round " << i);
+    HttpResponse r;
+    REQUIRE(a.Post(SendFrame("u:bob", "c" + std::to_string(i), "1", 100 + i), &r) == 202);
+    REQUIRE(a.Post(R"({"t":"pull","id":)" + std::to_string(200 + i) +
+                       R"(,"conv":"d:alice:bob","after":0,"limit":1000})",
+                   &r) == 202);
+    Json ack = MustId(a, 100 + i);
+    Json page = MustId(a, 200 + i);
+    INFO(ack << "\n" << page);
+    REQUIRE(ack.Str("t") == "ack");
+    auto msgs = page["msgs"].items();
+    REQUIRE(msgs.size() == size_t(i));
+    CHECK(msgs.back().Int("seq") == ack.Int("seq"));
+  }
+}
+
 TEST_CASE("sse: messages flow between an SSE session and a WebSocket session") {
   Secrets s;
   Server srv(MsgArgs(s));
