@@ -461,34 +461,28 @@ bool DiskEngine::Read(const ConvState* c, uint64_t lo, uint64_t hi, size_t limit
   // first window is as wide as the page; the next ones end at the following
   // index entries, until the page (and one) is full or hi is reached. With
   // no hole, that is one walk, as before.
-  std::vector<StoredMsg> got;  // ascending
-  std::vector<StoredMsg> win;
   uint64_t below = lo - 1;
   uint64_t top = hi - lo + 1 > want ? lo + want - 1 : hi;
   for (;;) {
     uint64_t pos;
     size_t k = start_at(top, &pos);
-    win.clear();
+    const size_t win = out->size();
     WalkChain(p, c, pos, k, &payload, [&](const MsgRec& r) {
       if (r.seq <= below) return false;
-      if (r.seq <= top) win.push_back(frame(r));
+      if (r.seq <= top) out->push_back(frame(r));
       return r.seq > below + 1;
     });
-    got.insert(got.end(), win.rbegin(), win.rend());
-    if (got.size() >= want || top >= hi) break;
+    std::reverse(out->begin() + long(win), out->end());
+    if (out->size() - start >= want || top >= hi) break;
     // The next window ends at the next index entry above, else at hi.
     below = top;
     auto it = std::upper_bound(ix.begin(), ix.end(), std::make_pair(top, UINT64_MAX));
     top = it != ix.end() && it->first < hi ? it->first : hi;
   }
-  more = got.size() >= want;
-  size_t keep = size_t(std::min<uint64_t>(got.size(), want - 1));
-  for (size_t i = 0; i < got.size(); i++) {
-    if (i < keep) {
-      out->push_back(got[i]);
-    } else {
-      got[i].frame->Unref();
-    }
+  more = out->size() - start >= want;
+  while (out->size() - start > want - 1) {  // the one more, and any beyond it
+    out->back().frame->Unref();
+    out->pop_back();
   }
   return more;
 }
