@@ -514,9 +514,15 @@ ParseStatus CommandParser::Parse(const char* data, size_t len, size_t capacity, 
     case Read::kInvalidJson:
       return NotObject(kMsgInvalidJson);
     case Read::kTooDeep: {
-      // The error carries the request's id when it came before the depth.
+      // The error carries the request's id when it came before the depth,
+      // if the frame is JSON at all: the part past the depth was not read,
+      // so a validating parse decides (a rare path; invalid JSON gets no id).
       const Slot& id = im.Get(kId);
-      if (IsNonNegativeInteger(id) && id.magnitude <= kMaxFrameId) {
+      simdjson::dom::parser dom;
+      simdjson::dom::element whole;
+      const auto err = dom.parse(reinterpret_cast<const uint8_t*>(data), len, false).get(whole);
+      const bool json = err == simdjson::SUCCESS || err == simdjson::NUMBER_ERROR;
+      if (json && IsNonNegativeInteger(id) && id.magnitude <= kMaxFrameId) {
         out->has_id = true;
         out->id = id.magnitude;
       }
