@@ -198,6 +198,36 @@ TEST_CASE("msg: GET /api/history with a negative limit clamps it to 1, as a pull
                 "bad_request");
 }
 
+TEST_CASE("msg: GET /api/history reads integers of any length as a pull does") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  for (int i = 1; i <= 3; ++i) MustSend(a, "u:bob", "h" + std::to_string(i), std::to_string(i));
+  // Past every seq, up to and beyond 2^64: an empty page with nothing more.
+  for (std::string after : {"18446744073709551615", "18446744073709551616",
+                            "99999999999999999999999999"}) {
+    ApiReply r = Api(srv.port(), "GET", "/api/history?conv=d:alice:bob&after=" + after);
+    INFO("after=" << after << ": " << r);
+    REQUIRE(r.status == 200);
+    CHECK(r.json["msgs"].size() == 0);
+    CHECK(r.json["more"].raw() == "false");
+  }
+  // A huge before is the top; a huge limit is clamped to 1000.
+  ApiReply b = Api(srv.port(), "GET",
+                   "/api/history?conv=d:alice:bob&before=123456789012345678901234&limit="
+                   "123456789012345678901234");
+  INFO(b);
+  REQUIRE(b.status == 200);
+  CHECK(b.json["msgs"].size() == 3);
+  CHECK(b.json["more"].raw() == "false");
+  CheckApiError(Api(srv.port(), "GET", "/api/history?conv=d:alice:bob&after=1e3"), 400,
+                "bad_request");
+  CheckApiError(Api(srv.port(), "GET", "/api/history?conv=d:alice:bob&after=-1"), 400,
+                "bad_request");
+}
+
 TEST_CASE("msg: GET /api/history returns the page object with t page and no id") {
   Secrets s;
   Server srv(MsgArgs(s));
