@@ -496,6 +496,57 @@ TEST_CASE("msg: frames held behind a send are all answered in order, errors and 
   }
 }
 
+// At most 1,024 frames wait behind unanswered sends; the ones past that are
+// answered `overloaded` at once and the rest, in order, once the send is
+// durable. Everything here arrives in one read, before the send's fsync can
+// even start (it starts when the loop turn ends).
+TEST_CASE("msg: frames past 1024 held behind a send are answered overloaded, the rest in order") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--storage", "disk", "--fsync", "always", "--threads", "1", "--rate",
+                         "100000"}));
+  LL_START(srv);
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  constexpr int kFrames = 1100;  // the send, a sync and 1,098 pings
+  std::string batch = EncodeFrame(op::kText, SendFrame("u:bob", "h1", "1", 1)) +
+                      EncodeFrame(op::kText, R"({"t":"sync","id":2})");
+  for (int id = 3; id <= kFrames; id++) {
+    batch += EncodeFrame(op::kText, R"({"t":"ping","id":)" + std::to_string(id) + "}");
+  }
+  REQUIRE(a.ws().SendRaw(batch));
+  std::vector<int64_t> order;
+  std::map<int64_t, Json> got;
+  while (got.size() < size_t(kFrames)) {
+    Json f;
+    REQUIRE_MESSAGE(a.Next(&f), a.error());
+    if (!f.Has("id")) continue;
+    REQUIRE(got.count(f.Int("id")) == 0);
+    order.push_back(f.Int("id"));
+    got[f.Int("id")] = f;
+  }
+  // Held: the sync (id 2) and the pings up to id 1025; overloaded: the rest.
+  for (int64_t id = 1026; id <= kFrames; id++) CheckError(got[id], "overloaded", id);
+  CHECK(got[1].Str("t") == "ack");
+  CHECK(got[2].Str("t") == "sync");
+  for (int64_t id = 3; id <= 1025; id++) {
+    INFO("id " << id << ": " << got[id]);
+    CHECK(got[id].Str("t") == "pong");
+  }
+  // The overloaded answers come first (at once), then the ack, then the
+  // held frames in the order they were sent.
+  std::vector<int64_t> answered;
+  for (int64_t id : order) {
+    if (id <= 1025) answered.push_back(id);
+  }
+  REQUIRE(answered.size() == 1025);
+  CHECK(answered[0] == 1);
+  CHECK(std::is_sorted(answered.begin(), answered.end()));
+  CHECK(std::find(order.begin(), order.end(), 1) > std::find(order.begin(), order.end(), 1026));
+  // The connection carries on: the queue is empty again.
+  Json sync = MustRequest(a, R"({"t":"sync","id":5000})", 5000);
+  CHECK(ByConv(sync)["d:alice:bob"].Int("last") == 1);
+}
+
 TEST_CASE("msg: a sync pipelined right after the first send to a peer lists the new conversation") {
   Secrets s;
   Server srv(MsgArgs(s, {"--threads", "2"}));
