@@ -202,6 +202,7 @@ class Hub : public EngineListener {
   int shard_id() const { return id_; }
   uint64_t pending_pushes() const { return pending_pushes_; }
   uint64_t redeliveries() const { return redeliveries_; }
+  uint64_t receipts() const { return receipts_; }
 
  private:
   // Routing.
@@ -286,9 +287,9 @@ class Hub : public EngineListener {
   ConvState& GetConv(const std::string& id);
   void MoveCursor(ConvState* c, Op* op, bool recv, uint64_t seq);
   // Pushes `frame` to every online device of c's members but `except`, in
-  // one Push per destination shard.
-  void FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* except,
-              const std::string* track_conv, uint64_t seq, uint64_t created_us);
+  // one Push per destination shard. Returns how many connections it goes to.
+  size_t FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* except,
+                const std::string* track_conv, uint64_t seq, uint64_t created_us);
   void BuildPage(std::string* out, const Origin& o, ConvState* c, const Op* op);
   void IndexConv(const std::string& user, const std::string& conv, bool add);
 
@@ -323,6 +324,8 @@ class Hub : public EngineListener {
   std::vector<PendingList*> free_lists_;
   uint64_t pending_pushes_ = 0;  // in all lists
   uint64_t redeliveries_ = 0;
+  uint64_t receipts_ = 0;  // receipt frames sent, one per receiving connection
+  std::vector<Push*> fanout_;  // FanOut's per-shard Push, n_ entries, null between calls
   uint64_t session_counter_ = 0;
 
   // U side.

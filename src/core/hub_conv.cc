@@ -8,6 +8,7 @@
 // serves pulls and history, and keeps group membership.
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -219,9 +220,11 @@ void Hub::OnStateDurable(Op* op, bool ok) {
   delete op;
 }
 
-void Hub::FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* except,
-                 const std::string* track_conv, uint64_t seq, uint64_t created_us) {
-  std::vector<Push*> pushes(size_t(n_), nullptr);
+size_t Hub::FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* except,
+                   const std::string* track_conv, uint64_t seq, uint64_t created_us) {
+  std::vector<Push*>& pushes = fanout_;
+  pushes.resize(size_t(n_), nullptr);
+  size_t conns = 0;
   ForEachMember(c, [&](std::string_view u) {
     auto it = presence_.find(u);
     if (it == presence_.end()) return;
@@ -238,11 +241,13 @@ void Hub::FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* excep
         p->created_us = created_us;
       }
       p->conns.push_back(ref);
+      conns++;
     }
   });
   for (int i = 0; i < n_; i++) {
-    if (pushes[size_t(i)] != nullptr) Post(i, pushes[size_t(i)]);
+    if (pushes[size_t(i)] != nullptr) Post(i, std::exchange(pushes[size_t(i)], nullptr));
   }
+  return conns;
 }
 
 void Hub::MoveCursor(ConvState* c, Op* op, bool recv, uint64_t seq) {
@@ -259,7 +264,7 @@ void Hub::MoveCursor(ConvState* c, Op* op, bool recv, uint64_t seq) {
   proto::AppendReceipt(&scratch_, c->id, seq, op->user,
                        recv ? proto::ReceiptKind::kDelivered : proto::ReceiptKind::kRead);
   net::SharedBuf* f = NewSharedFrame(scratch_);
-  FanOut(c, f, &op->origin.conn, nullptr, 0, 0);
+  receipts_ += FanOut(c, f, &op->origin.conn, nullptr, 0, 0);
   f->Unref();
 }
 

@@ -74,6 +74,7 @@ class Histogram {
   X(sse_posts_total, counter, "POST /send requests received")                      \
   X(sse_posts_forwarded_total, counter, "POST /send frames for another shard")     \
   X(redeliveries_total, counter, "Pushes sent again for want of a recv")             \
+  X(receipts_total, counter, "Receipt frames sent, one per receiving connection")    \
   X(acks_pending, gauge, "Pushes waiting for a recv")                              \
   X(mailbox_depth, gauge, "Items waiting in the shard mailbox")                   \
   X(log_bytes_total, counter, "Bytes written to the log")                         \

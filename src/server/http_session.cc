@@ -289,6 +289,7 @@ void Session::OnLoopEnd() {
   auto& m = shard_->metrics();
   m.acks_pending.Set(hub_->pending_pushes());
   m.redeliveries_total.Set(hub_->redeliveries());
+  m.receipts_total.Set(hub_->receipts());
 }
 
 void Session::OnQuiesce() {

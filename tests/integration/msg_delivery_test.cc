@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include "support/http_client.h"
 #include "support/im_client.h"
 #include "support/msg_checks.h"
 #include "support/msg_env.h"
@@ -227,6 +228,8 @@ TEST_CASE("msg: bob's read sends alice a read receipt, not to the connection tha
   REQUIRE(b1.Send(R"({"t":"read","conv":"d:alice:bob","seq":2})"));
   for (ImClient* c : {&a1, &a2, &b2}) CheckReceipt(MustNext(*c), "d:alice:bob", 2, "bob", "read");
   LL_EXPECT_NO_FRAME(b1, 500ms);
+  // One receipt frame per receiving connection, in the metrics too.
+  CHECK(FetchMetricSum(srv.port(), "receipts_total") == 3);
 }
 
 TEST_CASE("msg: no receipt is sent when the cursor does not move") {
@@ -252,6 +255,7 @@ TEST_CASE("msg: no receipt is sent when the cursor does not move") {
   CheckReceipt(MustType(a, "receipt"), "d:alice:bob", 2, "bob", "read");
   CheckOk(MustRequest(b, R"({"t":"read","id":6,"conv":"d:alice:bob","seq":1})", 6), 6);
   LL_EXPECT_NO_FRAME(a, 700ms);
+  CHECK(FetchMetricSum(srv.port(), "receipts_total") == 2);
 }
 
 TEST_CASE("msg: a recv above the conversation's last counts as its last") {
