@@ -67,6 +67,12 @@ void EncodeDedup(std::string* out, std::string_view from, std::string_view cmid,
   PutVarint(out, ts);
 }
 
+void EncodeLastSeen(std::string* out, std::string_view user, int64_t ms) {
+  out->clear();
+  PutString(out, user);
+  PutVarint(out, uint64_t(ms));
+}
+
 net::SharedBuf* FrameOf(const MsgRec& r, std::string* scratch) {
   proto::Message m;
   m.conv = r.conv;
@@ -185,6 +191,39 @@ void DiskEngine::CursorMoved(ConvState* c, const std::string& key, const Cursor&
   if (pt->p->failed()) return;
   EncodeCursor(&payload_, c, key, cur);
   AppendRecord(pt, storage::kCursor);
+}
+
+DiskEngine::Part* DiskEngine::PartOfUser(std::string_view user) {
+  uint32_t p = storage::PartitionOf(user, store_->partitions(), store_->version());
+  return p < parts_.size() ? parts_[p].get() : nullptr;
+}
+
+void DiskEngine::UserOffline(const std::string& user, int64_t last_seen_ms) {
+  Part* pt = PartOfUser(user);
+  LL_CHECK(pt != nullptr);  // called on the shard that owns the user's partition
+  if (pt->p->failed() || last_seen_ms <= 0)
+    return;
+  auto it = pt->last_seen.find(user);
+  if (it == pt->last_seen.end()) {
+    it = pt->last_seen.emplace(user, Part::LastSeen{}).first;
+  } else if (last_seen_ms <= it->second.ms) {
+    return;  // the newest wins: an older one would change nothing
+  }
+  EncodeLastSeen(&payload_, user, last_seen_ms);
+  uint64_t pos = AppendRecord(pt, storage::kLastSeen);
+  if (pos == storage::Partition::kNoPos)
+    return;
+  it->second.ms = last_seen_ms;
+  it->second.pos = pos;
+}
+
+void DiskEngine::AdoptedLastSeen(const std::string& user, int64_t last_seen_ms, uint64_t pos) {
+  Part* pt = PartOfUser(user);
+  if (pt == nullptr)
+    return;  // another shard's partition
+  Part::LastSeen& e = pt->last_seen[user];
+  if (last_seen_ms > e.ms)
+    e = Part::LastSeen{last_seen_ms, pos};
 }
 
 void DiskEngine::GroupChanged(ConvState* c, const GroupChange& ch, Op* op) {
@@ -567,6 +606,18 @@ void DiskEngine::Retain(Part* pt, int64_t now_ms) {
     payload_ = d;
     if (AppendRecord(pt, storage::kDedup) == storage::Partition::kNoPos) return;
   }
+  // The users whose newest last_seen is in a dropped segment (they are a
+  // prefix of the log: everything below the first kept segment's base).
+  const uint64_t kept = segs[drop.size()].base;
+  for (auto& [user, e] : pt->last_seen) {
+    if (e.pos >= kept)
+      continue;
+    EncodeLastSeen(&payload_, user, e.ms);
+    uint64_t pos = AppendRecord(pt, storage::kLastSeen);
+    if (pos == storage::Partition::kNoPos)
+      return;
+    e.pos = pos;
+  }
   if (!pt->p->Flush().ok()) {
     FailAll(pt);
     return;
@@ -601,6 +652,9 @@ struct Builder {
   int64_t dedup_after_ms = 0;
   std::unordered_map<std::string, std::unique_ptr<ConvState>, StringHash, std::equal_to<>> convs;
   std::unordered_map<std::string, DedupSeeds, StringHash, std::equal_to<>> dedup;  // by user
+  // The newest last_seen of each user (their partitions are this thread's).
+  std::unordered_map<std::string, std::pair<int64_t, uint64_t>, StringHash, std::equal_to<>>
+      last_seen;  // (ms, pos)
 
   ConvState& Get(std::string_view id) {
     auto it = convs.find(id);
@@ -714,6 +768,19 @@ struct Builder {
         }
         return;
       }
+      case storage::kLastSeen: {
+        std::string_view user;
+        uint64_t ms;
+        if (!r.String(&user) || !r.Varint(&ms) || ms == 0 || ms > uint64_t(INT64_MAX))
+          return;
+        auto it = last_seen.find(user);
+        if (it == last_seen.end()) {
+          last_seen.emplace(std::string(user), std::make_pair(int64_t(ms), pos));
+        } else if (int64_t(ms) > it->second.first) {
+          it->second = {int64_t(ms), pos};
+        }
+        return;
+      }
       default:
         return;
     }
@@ -767,6 +834,30 @@ Status RecoverLog(storage::Store* store, int nshards, std::vector<Recovered>* ou
   for (auto& t : threads) t.join();
   for (const Status& s : status) {
     if (!s.ok()) return s;
+  }
+  // Every user's last_seen, for every shard's presence table: the newest of
+  // what the threads found (a user's records are all in one partition, so
+  // in one thread's share; the max keeps that true of any split).
+  {
+    std::unordered_map<std::string, RecoveredLastSeen, StringHash, std::equal_to<>> merged;
+    for (Builder& b : builders) {
+      for (auto& [user, v] : b.last_seen) {
+        auto it = merged.find(user);
+        if (it == merged.end()) {
+          merged.emplace(user, RecoveredLastSeen{user, v.first, v.second});
+        } else if (v.first > it->second.last_seen_ms) {
+          it->second.last_seen_ms = v.first;
+          it->second.pos = v.second;
+        }
+      }
+      b.last_seen.clear();
+    }
+    if (!merged.empty()) {
+      auto all = std::make_shared<std::vector<RecoveredLastSeen>>();
+      all->reserve(merged.size());
+      for (auto& [user, ls] : merged) all->push_back(std::move(ls));
+      for (Recovered& r : *out) r.last_seen = all;
+    }
   }
   storage::RecoveryStats total;
   for (int i = 0; i < nshards; i++) {

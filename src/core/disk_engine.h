@@ -21,25 +21,30 @@
 //
 // Retention: every so often the sealed segments whose last write is older
 // than --retention go, after a snapshot of the partition's state (each
-// conversation's last/first seq, groups, cursors, and the cmids of the
-// dropped messages still in the 24 h window) is appended and synced.
+// conversation's last/first seq, groups, cursors, the cmids of the dropped
+// messages still in the 24 h window, and the users' last_seen whose newest
+// record is in a dropped segment) is appended and synced.
 //
 // Thread contract: one instance per shard, called on its thread only; the
 // fsyncs run on threadpool threads and complete on the shard's thread.
 #pragma once
 
-#include <uv.h>
-
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include <uv.h>
+
 #include "base/assert.h"
+
+#include "ops/metrics.h"
+
 #include "core/engine.h"
 #include "core/hub.h"
-#include "ops/metrics.h"
 #include "storage/store.h"
 
 namespace longlink::core {
@@ -65,6 +70,8 @@ class DiskEngine : public Engine {
   void CursorMoved(ConvState* c, const std::string& key, const Cursor& cur) override;
   void GroupChanged(ConvState* c, const GroupChange& ch, Op* op) override;
   void Adopted(ConvState* c) override { Register(c); }
+  void UserOffline(const std::string& user, int64_t last_seen_ms) override;
+  void AdoptedLastSeen(const std::string& user, int64_t last_seen_ms, uint64_t pos) override;
   void Flush() override;
   void Shutdown() override;
 
@@ -84,6 +91,13 @@ class DiskEngine : public Engine {
     storage::Partition* p = nullptr;
     std::deque<Waiter> waiters;
     std::vector<ConvState*> convs;  // every conversation of the partition
+    // The newest last_seen of each user placed here and its record's
+    // position (retention re-appends those in segments it drops).
+    struct LastSeen {
+      int64_t ms = 0;
+      uint64_t pos = 0;
+    };
+    std::unordered_map<std::string, LastSeen, StringHash, std::equal_to<>> last_seen;
     bool dirty = false;
     bool syncing = false;
     uv_work_t work;
@@ -92,6 +106,7 @@ class DiskEngine : public Engine {
     uint64_t started_us = 0;
   };
   Part* PartOf(const ConvState* c);
+  Part* PartOfUser(std::string_view user);  // null: not ours
   void Register(ConvState* c);
   void MarkDirty(Part* pt);
   uint64_t AppendRecord(Part* pt, uint8_t type);  // scratch_ as the payload

@@ -112,6 +112,17 @@ class Engine {
   virtual void GroupChanged(ConvState* c, const GroupChange& ch, Op* op) = 0;
   // A conversation rebuilt by recovery, handed over before the shard starts.
   virtual void Adopted(ConvState*) {}
+  // `user`'s last device went away at `last_seen_ms` (presence's last_seen).
+  // Called only on the shard that owns the user's partition
+  // (storage::PartitionOf(user), the placement of a conversation id):
+  // written under the --fsync policy, nobody waits (best effort, as cursor
+  // moves). The memory engine keeps nothing.
+  virtual void UserOffline(const std::string& /*user*/, int64_t /*last_seen_ms*/) {}
+  // A last_seen found by recovery, handed over before the shard starts; every
+  // shard gets every user's (presence is replicated), the engine keeps those
+  // of its partitions. `pos`: where its record lies (the engine's business).
+  virtual void AdoptedLastSeen(const std::string& /*user*/, int64_t /*last_seen_ms*/,
+                               uint64_t /*pos*/) {}
   // Once per loop turn, before the shard's outbox is flushed: write what
   // was appended during the turn.
   virtual void Flush() {}

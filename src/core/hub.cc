@@ -103,6 +103,16 @@ void Hub::Adopt(Recovered&& r) {
     i = j;
   }
   for (auto& [user, conv] : r.conv_index) users_[user].convs.insert(std::move(conv));
+  // Every user's last_seen, in every replica of the presence table (the
+  // list is shared with the other hubs: read only).
+  if (r.last_seen) {
+    presence_.reserve(presence_.size() + r.last_seen->size());
+    for (const RecoveredLastSeen& ls : *r.last_seen) {
+      PresenceEntry& e = presence_[ls.user];
+      e.last_seen = std::max(e.last_seen, ls.last_seen_ms);
+      engine_->AdoptedLastSeen(ls.user, ls.last_seen_ms, ls.pos);
+    }
+  }
 }
 
 void Hub::OnLoopEnd() {
@@ -123,6 +133,14 @@ void Hub::Shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   uv_timer_stop(&sweep_timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
+  // Users still online in this replica (their sessions' closes may reach
+  // this shard after it stopped): last seen now, for those whose partition
+  // this shard writes.
+  const int64_t now = int64_t(WallMs());
+  for (const auto& [user, e] : presence_) {
+    if (!e.devices.empty() && ConvOwner(user) == id_)
+      engine_->UserOffline(user, now);
+  }
   engine_->Shutdown();
   OnLoopEnd();
 }

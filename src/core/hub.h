@@ -53,7 +53,8 @@ struct Options {
 };
 
 // What recovery (core/disk_engine.h) found for one shard: the conversations
-// it owns, and the cmids and conversation lists of the users it owns.
+// it owns, the cmids and conversation lists of the users it owns, and every
+// user's last_seen.
 // One user's cmids found in the log, in log order. Compact (32 B plus the
 // bytes per entry, no allocation per entry): a big log holds millions.
 struct DedupSeeds {
@@ -76,8 +77,18 @@ struct DedupSeeds {
     return {bytes.data() + r.off + r.cmid_len, r.conv_len};
   }
 };
+// A user's newest last_seen in the log (kLastSeen) and its record's position
+// in the user's partition.
+struct RecoveredLastSeen {
+  std::string user;
+  int64_t last_seen_ms = 0;
+  uint64_t pos = 0;
+};
 struct Recovered {
   std::vector<std::unique_ptr<ConvState>> convs;
+  // Every user's last_seen: one list shared by every shard (each seeds its
+  // replica of the presence table with it); null when there is none.
+  std::shared_ptr<const std::vector<RecoveredLastSeen>> last_seen;
   // (user, seeds); a user appears once per recovery thread that found some.
   std::vector<std::pair<std::string, DedupSeeds>> dedup;
   std::vector<std::pair<std::string, std::string>> conv_index;  // (user, conv)

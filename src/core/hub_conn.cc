@@ -284,7 +284,13 @@ void Hub::OnSessionDown(SessionMsg* m) {
   d.erase(std::remove_if(d.begin(), d.end(),
                          [&](const auto& p) { return p.first == m->device && p.second == m->conn; }),
           d.end());
-  if (d.empty()) pit->second.last_seen = m->ts;
+  if (d.empty()) {
+    pit->second.last_seen = m->ts;
+    // Every shard's replica sees this; the one that owns the user's
+    // partition makes it durable.
+    if (ConvOwner(m->user) == id_)
+      engine_->UserOffline(m->user, m->ts);
+  }
   if (!m->transition) return;
   auto it = watchers_.find(m->user);
   if (it == watchers_.end()) return;

@@ -69,6 +69,12 @@
 //   kDedup     string from, string cmid, string conv, varint seq, varint ts:
 //              snapshot of a cmid still in the 24 h window whose kMsg is in a
 //              segment about to be deleted.
+//   kLastSeen  string user, varint last_seen_ms: the user's last device went
+//              away then (presence's last_seen). Written to the user's
+//              partition, PartitionOf(user) (the placement of a conversation
+//              id), by the shard that owns it; the newest (highest) per user
+//              wins. Re-appended before retention deletes the segment that
+//              holds a user's newest one.
 //
 // Snapshot records are ordinary records appended to the active segment, so
 // replaying every record in order always yields the latest state.
@@ -90,8 +96,9 @@ enum RecordType : uint8_t {
   kMembers = 4,
   kConvMeta = 5,
   kDedup = 6,
+  kLastSeen = 7,
 };
-constexpr uint8_t kMaxRecordType = kDedup;
+constexpr uint8_t kMaxRecordType = kLastSeen;
 
 constexpr size_t kHeaderSize = 4 + 4 + 1;
 constexpr uint32_t kMaxPayload = 64u << 20;  // 64 MiB: far above any --max-message body

@@ -24,6 +24,7 @@
 #include <doctest/doctest.h>
 
 #include "support/im_client.h"
+#include "support/jwt.h"
 #include "support/msg_checks.h"
 #include "support/msg_env.h"
 #include "support/server.h"
@@ -175,6 +176,80 @@ void Load(uint16_t port, const std::string& user, const std::vector<std::string>
       ledger->Add(ack.Str("conv"), a);
     }
   }
+}
+
+// The presence of `users` over /ws (a presence request of `c`) and over
+// GET /api/presence: both must answer the same object; returns it.
+Json PresenceBoth(uint16_t port, ImClient& c, const std::vector<std::string>& users) {
+  std::string list, query;
+  for (const std::string& u : users) {
+    list += (list.empty() ? "\"" : ",\"") + u + "\"";
+    query += (query.empty() ? "" : ",") + u;
+  }
+  const int64_t id = c.NextId();
+  Json ws = MustRequest(
+      c, R"({"t":"presence","id":)" + std::to_string(id) + R"(,"users":[)" + list + "]}", id);
+  INFO("ws: " << ws);
+  REQUIRE(ws.Str("t") == "presence");
+  ApiReply api = Api(port, "GET", "/api/presence?users=" + query);
+  INFO("api: " << api);
+  REQUIRE(api.status == 200);
+  CHECK(api.json["users"].raw() == ws["users"].raw());
+  return ws["users"];
+}
+
+// Polls GET /api/presence until `user` is offline with a last_seen; returns
+// it (0: not within 5 s).
+int64_t WaitLastSeen(uint16_t port, const std::string& user) {
+  for (int i = 0; i < 100; i++) {
+    ApiReply r = Api(port, "GET", "/api/presence?users=" + user);
+    if (r.status == 200 && r.json["users"][user].Has("last_seen")) {
+      return r.json["users"][user].Int("last_seen");
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return 0;
+}
+
+// The payload of the kLastSeen record of `user` at `ms` (record_format.h:
+// string user, varint last_seen_ms).
+std::string LastSeenPayload(const std::string& user, int64_t ms) {
+  std::string p(1, char(user.size()));  // the names here are shorter than 128
+  p += user;
+  for (auto v = uint64_t(ms);; v >>= 7) {
+    if (v < 0x80) {
+      p.push_back(char(v));
+      break;
+    }
+    p.push_back(char((v & 0x7f) | 0x80));
+  }
+  return p;
+}
+
+// The segment files under `dir` that contain `bytes`.
+std::vector<std::string> FilesWith(const std::string& dir, const std::string& bytes) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".log")
+      continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (data.find(bytes) != std::string::npos)
+      out.push_back(e.path().string());
+  }
+  return out;
+}
+
+// Polls until a segment under `dir` holds `bytes` (written to the file, so
+// a kill -9 cannot take it back).
+bool WaitWritten(const std::string& dir, const std::string& bytes) {
+  for (int i = 0; i < 100; i++) {
+    if (!FilesWith(dir, bytes).empty())
+      return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
 }
 
 }  // namespace
@@ -469,7 +544,22 @@ TEST_CASE("durability: --storage memory writes nothing and creates no --data-dir
     REQUIRE(a.Login(srv.port(), "alice"));
     Json ack = MustRequest(a, SendFrame("u:bob", "m1", "{}", 1), 1);
     CHECK(ack.Str("t") == "ack");
+    {
+      ImClient b;
+      REQUIRE(b.Login(srv.port(), "bob"));
+      b.Close();
+    }
+    CHECK(WaitLastSeen(srv.port(), "bob") > 0);  // an offline seen, and not written
   }
+  CHECK_FALSE(fs::exists(d.path()));
+  // A restart of the memory engine has seen nobody.
+  Server srv(MsgArgs(s, {"--storage", "memory", "--data-dir", d.path()}));
+  REQUIRE_MESSAGE(srv.Start(), srv.error());
+  ImClient x;
+  REQUIRE(x.Login(srv.port(), "xavier"));
+  Json p = PresenceBoth(srv.port(), x, {"bob", "alice"});
+  CHECK(p["bob"].raw() == R"({"online":false})");
+  CHECK(p["alice"].raw() == R"({"online":false})");
   CHECK_FALSE(fs::exists(d.path()));
 }
 
@@ -556,6 +646,150 @@ TEST_CASE("durability: a data directory another server uses is refused with one 
   REQUIRE(first.Wait(10s).has_value());
   Server second(MsgArgs(s, {"--storage", "disk", "--data-dir", d.path()}));
   LL_START(second);
+}
+
+// PROTOCOL.md 7: last_seen survives restarts of the disk engine.
+TEST_CASE("durability: last_seen survives a clean stop and restarts with other --threads") {
+  Secrets s;
+  DataDir d;
+  int64_t bob_seen = 0, alice_login = 0, stopped = 0;
+  {
+    Server srv(Args(s, d, 3));
+    REQUIRE_MESSAGE(srv.Start(), srv.error());
+    LL_SERVER_INFO(srv);
+    {
+      ImClient b;
+      LL_LOGIN(b, srv.port(), "bob", "phone");
+      b.Close();
+    }
+    bob_seen = WaitLastSeen(srv.port(), "bob");
+    REQUIRE(bob_seen > 0);
+    alice_login = UnixMillis();
+    ImClient a;
+    LL_LOGIN(a, srv.port(), "alice", "phone");
+    Json p = PresenceBoth(srv.port(), a, {"bob", "alice"});
+    CHECK(p["bob"].Int("last_seen") == bob_seen);
+    CHECK(p["alice"]["online"].raw() == "true");
+    // alice is still online when the server stops: last seen at the stop.
+    REQUIRE(srv.Signal(SIGTERM));
+    auto st = srv.Wait(10s);
+    REQUIRE(st.has_value());
+    CHECK((WIFEXITED(*st) && WEXITSTATUS(*st) == 0));
+    stopped = UnixMillis();
+  }
+  for (int threads : {1, 4}) {
+    INFO("--threads " << threads);
+    Server srv(Args(s, d, threads));
+    REQUIRE_MESSAGE(srv.Start(), srv.error());
+    LL_SERVER_INFO(srv);
+    ImClient x;
+    LL_LOGIN(x, srv.port(), "xavier", "phone");
+    Json p = PresenceBoth(srv.port(), x, {"bob", "carol", "alice"});
+    INFO(p);
+    CHECK(p["bob"].raw() == R"({"online":false,"last_seen":)" + std::to_string(bob_seen) + "}");
+    CHECK(p["carol"].raw() == R"({"online":false})");  // never seen
+    CHECK(p["alice"]["online"].raw() == "false");
+    CHECK(p["alice"].Int("last_seen") >= alice_login);
+    CHECK(p["alice"].Int("last_seen") <= stopped);
+  }
+}
+
+TEST_CASE("durability: kill -9 keeps the logged last_seen; one online then keeps the older one") {
+  Secrets s;
+  DataDir d;
+  int64_t bob_seen = 0, carol_seen = 0;
+  {
+    Server srv(Args(s, d, 2));
+    REQUIRE_MESSAGE(srv.Start(), srv.error());
+    LL_SERVER_INFO(srv);
+    {
+      ImClient b;
+      LL_LOGIN(b, srv.port(), "bob", "phone");
+      b.Close();
+    }
+    bob_seen = WaitLastSeen(srv.port(), "bob");
+    REQUIRE(bob_seen > 0);
+    REQUIRE(WaitWritten(d.path(), LastSeenPayload("bob", bob_seen)));
+    {
+      ImClient c;
+      LL_LOGIN(c, srv.port(), "carol", "laptop");
+      c.Close();
+    }
+    carol_seen = WaitLastSeen(srv.port(), "carol");
+    REQUIRE(carol_seen > 0);
+    REQUIRE(WaitWritten(d.path(), LastSeenPayload("carol", carol_seen)));
+    // bob comes back and is online at the kill: nothing records that.
+    ImClient b;
+    LL_LOGIN(b, srv.port(), "bob", "laptop");
+    Json p = PresenceBoth(srv.port(), b, {"bob"});
+    CHECK(p["bob"]["online"].raw() == "true");
+    REQUIRE(srv.Signal(SIGKILL));
+    REQUIRE(srv.Wait(10s).has_value());
+  }
+  for (int threads : {1, 3}) {
+    INFO("--threads " << threads);
+    Server srv(Args(s, d, threads));
+    REQUIRE_MESSAGE(srv.Start(), srv.error());
+    LL_SERVER_INFO(srv);
+    ImClient x;
+    LL_LOGIN(x, srv.port(), "xavier", "phone");
+    Json p = PresenceBoth(srv.port(), x, {"bob", "carol", "nobody"});
+    INFO(p);
+    CHECK(p["bob"].raw() == R"({"online":false,"last_seen":)" + std::to_string(bob_seen) + "}");
+    CHECK(p["carol"].raw() == R"({"online":false,"last_seen":)" + std::to_string(carol_seen) + "}");
+    CHECK(p["nobody"].raw() == R"({"online":false})");
+  }
+}
+
+TEST_CASE("durability: retention keeps a last_seen whose only record was in a dropped segment") {
+  Secrets s;
+  DataDir d;
+  const auto args = MsgArgs(s, {"--storage", "disk", "--data-dir", d.path(), "--retention", "2s",
+                                "--segment-size", "4096", "--partitions", "1", "--threads", "1"});
+  int64_t bob_seen = 0;
+  {
+    Server srv(args);
+    LL_START(srv);
+    {
+      ImClient b;
+      LL_LOGIN(b, srv.port(), "bob", "phone");
+      b.Close();
+    }
+    bob_seen = WaitLastSeen(srv.port(), "bob");
+    REQUIRE(bob_seen > 0);
+    const std::string rec = LastSeenPayload("bob", bob_seen);
+    REQUIRE(WaitWritten(d.path(), rec));
+    const std::string first_seg = d.path() + "/p000/00000000000000000000.log";
+    REQUIRE(FilesWith(d.path(), rec) == std::vector<std::string>{first_seg});
+    // Enough to seal a few segments after it.
+    ImClient a;
+    LL_LOGIN(a, srv.port(), "alice", "phone");
+    const std::string body = "\"" + std::string(600, 'x') + "\"";
+    for (int i = 1; i <= 20; i++) {
+      REQUIRE(MustSend(a, "u:carol", "m" + std::to_string(i), body) == i);
+    }
+    std::this_thread::sleep_for(2500ms);
+    REQUIRE(MustSend(a, "u:carol", "m21", body) == 21);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; i++) {
+      gone = !fs::exists(first_seg);
+      if (!gone)
+        std::this_thread::sleep_for(100ms);
+    }
+    REQUIRE_MESSAGE(gone, "retention did not drop " << first_seg);
+    // Appended again (and synced) before the deletion, in a later segment.
+    auto now_in = FilesWith(d.path(), rec);
+    REQUIRE(now_in.size() == 1);
+    CHECK(now_in[0] != first_seg);
+    REQUIRE(srv.Signal(SIGKILL));
+    REQUIRE(srv.Wait(10s).has_value());
+  }
+  Server srv(args);
+  LL_START(srv);
+  ImClient x;
+  LL_LOGIN(x, srv.port(), "xavier", "phone");
+  Json p = PresenceBoth(srv.port(), x, {"bob"});
+  CHECK(p["bob"].raw() == R"({"online":false,"last_seen":)" + std::to_string(bob_seen) + "}");
 }
 
 }  // namespace longlink::test

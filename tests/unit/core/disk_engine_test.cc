@@ -77,6 +77,11 @@ struct Rig {
       engine->Adopted(c.get());
       convs[c->id] = std::move(c);
     }
+    if (recovered[0].last_seen) {
+      for (const RecoveredLastSeen& ls : *recovered[0].last_seen) {
+        engine->AdoptedLastSeen(ls.user, ls.last_seen_ms, ls.pos);
+      }
+    }
   }
   ~Rig() {
     engine->Shutdown();
@@ -198,6 +203,68 @@ std::vector<DiskMsg> MsgsOnDisk(const std::string& pdir) {
     }
   }
   return out;
+}
+
+// A kLastSeen record as it lies on disk.
+struct DiskLastSeen {
+  std::string file;
+  std::string user;
+  int64_t ms = 0;
+};
+
+// Every kLastSeen record of a partition directory, in position order.
+std::vector<DiskLastSeen> LastSeenOnDisk(const std::string& pdir) {
+  std::vector<std::string> files;
+  for (auto& e : std::filesystem::directory_iterator(pdir)) files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  std::vector<DiskLastSeen> out;
+  for (const std::string& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t off = 0;
+    while (off + storage::kHeaderSize <= data.size()) {
+      uint32_t len;
+      std::memcpy(&len, data.data() + off + 4, 4);
+      auto type = uint8_t(data[off + 8]);
+      if (type == storage::kZeroType || off + storage::kHeaderSize + len > data.size())
+        break;
+      if (type == storage::kLastSeen) {
+        storage::Reader rd(std::string_view(data).substr(off + storage::kHeaderSize, len));
+        std::string_view user;
+        uint64_t ms = 0;
+        REQUIRE((rd.String(&user) && rd.Varint(&ms)));
+        out.push_back(DiskLastSeen{f, std::string(user), int64_t(ms)});
+      }
+      off += storage::kHeaderSize + len;
+    }
+  }
+  return out;
+}
+
+// The recovered last_seen of every user (each shard's list must be the same).
+std::map<std::string, int64_t> RecoveredLastSeens(const std::vector<Recovered>& rec) {
+  std::map<std::string, int64_t> first;
+  for (size_t i = 0; i < rec.size(); i++) {
+    std::map<std::string, int64_t> m;
+    if (rec[i].last_seen) {
+      for (const RecoveredLastSeen& ls : *rec[i].last_seen) {
+        CHECK(m.emplace(ls.user, ls.last_seen_ms).second);  // once per user
+      }
+    }
+    if (i == 0) {
+      first = m;
+    } else {
+      CHECK(m == first);
+    }
+  }
+  return first;
+}
+
+std::string UserPartitionDir(Rig& r, const std::string& user) {
+  char name[16];
+  std::snprintf(name, sizeof(name), "/p%03u",
+                storage::PartitionOf(user, r.store->partitions(), r.store->version()));
+  return r.store->dir() + name;
 }
 
 // Flips a byte in the middle of a record's payload: its CRC no longer
@@ -827,4 +894,142 @@ TEST_CASE("disk engine: a cut that takes a conversation's newest messages keeps 
       CheckPages(r, a, expect_a);
     }
   }
+}
+
+TEST_CASE("disk engine: last_seen goes to the user's partition and recovery finds the newest") {
+  TempDir d;
+  const int64_t t0 = 1763800000123;
+  {
+    Rig r(d.path());
+    r.engine->UserOffline("bob", t0);
+    r.engine->UserOffline("bob", t0 + 2000);
+    r.engine->UserOffline("bob", t0 + 1000);  // older than the newest: nothing to write
+    r.engine->UserOffline("carol", t0 + 5);
+    r.engine->Flush();
+    for (int i = 0; i < 1000 && r.metrics.fsyncs_total.Get() == 0; i++) {
+      uv_run(&r.loop, UV_RUN_ONCE);
+    }
+    // Each in its user's partition, as a conversation id would be placed.
+    auto bob = LastSeenOnDisk(UserPartitionDir(r, "bob"));
+    std::vector<int64_t> bobs;
+    for (auto& ls : bob) {
+      if (ls.user == "bob")
+        bobs.push_back(ls.ms);
+    }
+    CHECK(bobs == std::vector<int64_t>{t0, t0 + 2000});
+    auto carol = LastSeenOnDisk(UserPartitionDir(r, "carol"));
+    CHECK(std::count_if(carol.begin(), carol.end(),
+                        [](const DiskLastSeen& ls) { return ls.user == "carol"; }) == 1);
+    size_t all = 0;
+    for (uint32_t p = 0; p < r.store->partitions(); p++) {
+      char name[16];
+      std::snprintf(name, sizeof(name), "/p%03u", p);
+      all += LastSeenOnDisk(r.store->dir() + name).size();
+    }
+    CHECK(all == 3);
+  }
+  std::map<std::string, int64_t> want{{"bob", t0 + 2000}, {"carol", t0 + 5}};
+  {
+    Rig r(d.path());  // a restart
+    CHECK(RecoveredLastSeens(r.recovered) == want);
+    // The engine adopted them: an older value writes nothing, a newer one does.
+    r.engine->UserOffline("bob", t0 + 1500);
+    r.engine->UserOffline("carol", t0 + 9000);
+    r.engine->Flush();
+  }
+  want["carol"] = t0 + 9000;
+  // Another number of shards: every shard gets every user's last_seen.
+  auto st = storage::Store::Open(storage::PosixEnv(), d.path(), 4, 1 << 20);
+  REQUIRE(st.ok());
+  std::vector<Recovered> rec;
+  REQUIRE(RecoverLog(st.value().get(), 3, &rec).ok());
+  REQUIRE(rec.size() == 3);
+  CHECK(RecoveredLastSeens(rec) == want);
+}
+
+TEST_CASE("disk engine: retention re-appends the last_seen whose record is in a dropped segment") {
+  TempDir d;
+  DiskOptions o;
+  o.retention_ms = 1000;
+  const int64_t t_bob = 1763800000123, t_carol = 1763800009999;
+  std::string bob_first_segment;
+  // A conversation in bob's partition, to fill it with segments.
+  auto conv_with = [](Rig& r, const std::string& user) {
+    const uint32_t want = storage::PartitionOf(user, r.store->partitions(), r.store->version());
+    for (int i = 0;; i++) {
+      std::string id = "d:x" + std::to_string(i) + ":y";
+      if (storage::PartitionOf(id, r.store->partitions(), r.store->version()) == want)
+        return id;
+    }
+  };
+  auto fill = [](Rig& r, ConvState& c, int n) {
+    const size_t before = r.listener.durable.size();
+    for (int i = 1; i <= n; i++) {
+      r.Send(c, "x", "f" + std::to_string(c.last_seq + 1), Body(uint64_t(i), 100));
+      if (i % 20 == 0)
+        r.engine->Flush();
+    }
+    r.engine->Flush();
+    r.RunUntil(before + size_t(n));
+    REQUIRE(r.listener.durable.size() == before + size_t(n));
+  };
+  {
+    Rig r(d.path(), o, nullptr, 4096);
+    REQUIRE_NE(storage::PartitionOf("bob", 4, r.store->version()),
+               storage::PartitionOf("carol", 4, r.store->version()));
+    r.engine->UserOffline("bob", t_bob);
+    ConvState& c = r.Conv(conv_with(r, "bob"));
+    fill(r, c, 200);
+    ConvState& c2 = r.Conv(conv_with(r, "carol"));
+    fill(r, c2, 200);
+    r.engine->UserOffline("carol", t_carol);  // in carol's active segment: stays where it is
+    r.engine->Flush();
+    // No sync in flight (retention skips a partition that syncs).
+    for (int i = 0; i < 100000; i++) {
+      bool synced = true;
+      for (uint32_t p = 0; p < r.store->partitions(); p++) {
+        synced =
+            synced && r.store->partition(p)->synced_end() >= r.store->partition(p)->written_end();
+      }
+      if (synced)
+        break;
+      uv_run(&r.loop, UV_RUN_ONCE);
+    }
+    auto carol_before = LastSeenOnDisk(UserPartitionDir(r, "carol"));
+    REQUIRE(carol_before.size() == 1);
+    const uint64_t deleted_before = r.metrics.log_segments_deleted_total.Get();
+    auto on_disk = LastSeenOnDisk(UserPartitionDir(r, "bob"));
+    REQUIRE(on_disk.size() == 1);
+    bob_first_segment = on_disk[0].file;
+    r.engine->RunRetention(int64_t(WallMs()) + 10000);  // everything sealed has expired
+    CHECK_FALSE(std::filesystem::exists(bob_first_segment));
+    on_disk = LastSeenOnDisk(UserPartitionDir(r, "bob"));
+    REQUIRE(on_disk.size() == 1);  // the re-appended one
+    CHECK(on_disk[0].user == "bob");
+    CHECK(on_disk[0].ms == t_bob);
+    CHECK(on_disk[0].file != bob_first_segment);
+    // carol's partition dropped segments too, but hers is in the active one:
+    // not appended again.
+    CHECK_FALSE(
+        std::filesystem::exists(UserPartitionDir(r, "carol") + "/00000000000000000000.log"));
+    auto carol_after = LastSeenOnDisk(UserPartitionDir(r, "carol"));
+    REQUIRE(carol_after.size() == 1);
+    CHECK(carol_after[0].file == carol_before[0].file);
+    CHECK(r.metrics.log_segments_deleted_total.Get() > deleted_before);
+  }
+  {
+    Rig r(d.path(), o, nullptr, 4096);
+    CHECK(RecoveredLastSeens(r.recovered) ==
+          std::map<std::string, int64_t>{{"bob", t_bob}, {"carol", t_carol}});
+    // Recovery gave the engine the record's position: the next retention
+    // that drops it re-appends it again.
+    ConvState& c = *r.convs[conv_with(r, "bob")];
+    std::string seg = LastSeenOnDisk(UserPartitionDir(r, "bob")).at(0).file;
+    fill(r, c, 200);
+    r.engine->RunRetention(int64_t(WallMs()) + 10000);
+    CHECK_FALSE(std::filesystem::exists(seg));
+  }
+  Rig r(d.path(), o, nullptr, 4096);
+  CHECK(RecoveredLastSeens(r.recovered) ==
+        std::map<std::string, int64_t>{{"bob", t_bob}, {"carol", t_carol}});
 }
