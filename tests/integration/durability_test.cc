@@ -694,7 +694,7 @@ TEST_CASE("durability: last_seen survives a clean stop and restarts with other -
   }
 }
 
-TEST_CASE("durability: kill -9 keeps the logged last_seen; one online then keeps the older one") {
+TEST_CASE("durability: kill -9 keeps the logged last_seen, one online then keeps the older one") {
   Secrets s;
   DataDir d;
   int64_t bob_seen = 0, carol_seen = 0;
