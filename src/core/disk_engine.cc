@@ -201,8 +201,7 @@ DiskEngine::Part* DiskEngine::PartOfUser(std::string_view user) {
 void DiskEngine::UserOffline(const std::string& user, int64_t last_seen_ms) {
   Part* pt = PartOfUser(user);
   LL_CHECK(pt != nullptr);  // called on the shard that owns the user's partition
-  if (pt->p->failed() || last_seen_ms <= 0)
-    return;
+  if (pt->p->failed() || last_seen_ms <= 0) return;
   auto it = pt->last_seen.find(user);
   if (it == pt->last_seen.end()) {
     it = pt->last_seen.emplace(user, Part::LastSeen{}).first;
@@ -211,8 +210,7 @@ void DiskEngine::UserOffline(const std::string& user, int64_t last_seen_ms) {
   }
   EncodeLastSeen(&payload_, user, last_seen_ms);
   uint64_t pos = AppendRecord(pt, storage::kLastSeen);
-  if (pos == storage::Partition::kNoPos)
-    return;
+  if (pos == storage::Partition::kNoPos) return;
   it->second.ms = last_seen_ms;
   it->second.pos = pos;
 }
@@ -610,12 +608,10 @@ void DiskEngine::Retain(Part* pt, int64_t now_ms) {
   // prefix of the log: everything below the first kept segment's base).
   const uint64_t kept = segs[drop.size()].base;
   for (auto& [user, e] : pt->last_seen) {
-    if (e.pos >= kept)
-      continue;
+    if (e.pos >= kept) continue;
     EncodeLastSeen(&payload_, user, e.ms);
     uint64_t pos = AppendRecord(pt, storage::kLastSeen);
-    if (pos == storage::Partition::kNoPos)
-      return;
+    if (pos == storage::Partition::kNoPos) return;
     e.pos = pos;
   }
   if (!pt->p->Flush().ok()) {
@@ -771,8 +767,7 @@ struct Builder {
       case storage::kLastSeen: {
         std::string_view user;
         uint64_t ms;
-        if (!r.String(&user) || !r.Varint(&ms) || ms == 0 || ms > uint64_t(INT64_MAX))
-          return;
+        if (!r.String(&user) || !r.Varint(&ms) || ms == 0 || ms > uint64_t(INT64_MAX)) return;
         auto it = last_seen.find(user);
         if (it == last_seen.end()) {
           last_seen.emplace(std::string(user), std::make_pair(int64_t(ms), pos));

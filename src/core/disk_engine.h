@@ -29,6 +29,8 @@
 // fsyncs run on threadpool threads and complete on the shard's thread.
 #pragma once
 
+#include <uv.h>
+
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -37,14 +39,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include <uv.h>
-
 #include "base/assert.h"
-
-#include "ops/metrics.h"
-
 #include "core/engine.h"
 #include "core/hub.h"
+#include "ops/metrics.h"
 #include "storage/store.h"
 
 namespace longlink::core {

@@ -138,8 +138,7 @@ void Hub::Shutdown() {
   // this shard writes.
   const int64_t now = int64_t(WallMs());
   for (const auto& [user, e] : presence_) {
-    if (!e.devices.empty() && ConvOwner(user) == id_)
-      engine_->UserOffline(user, now);
+    if (!e.devices.empty() && ConvOwner(user) == id_) engine_->UserOffline(user, now);
   }
   engine_->Shutdown();
   OnLoopEnd();

@@ -288,8 +288,7 @@ void Hub::OnSessionDown(SessionMsg* m) {
     pit->second.last_seen = m->ts;
     // Every shard's replica sees this; the one that owns the user's
     // partition makes it durable.
-    if (ConvOwner(m->user) == id_)
-      engine_->UserOffline(m->user, m->ts);
+    if (ConvOwner(m->user) == id_) engine_->UserOffline(m->user, m->ts);
   }
   if (!m->transition) return;
   auto it = watchers_.find(m->user);

@@ -357,7 +357,7 @@ void Release(std::vector<StoredMsg>& v) {
 
 }  // namespace
 
-TEST_CASE("disk engine: acks wait for one fsync covering the batch; reads return what was sent") {
+TEST_CASE("disk engine: acks wait for one fsync covering the batch, and reads return what was sent") {
   TempDir d;
   Rig r(d.path());
   ConvState& c = r.Conv("d:alice:bob");

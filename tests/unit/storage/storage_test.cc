@@ -417,7 +417,7 @@ TEST_CASE("partition: space is reserved ahead of appends, trimmed when sealed or
   CHECK(FileSize(dir2 + "/" + SegmentFiles(dir2).back()) == 4096);  // active: reserved
 }
 
-TEST_CASE("recovery: a crash leaves reserved zeros after the synced records; they are cut") {
+TEST_CASE("recovery: a crash leaves reserved zeros after the synced records, and they are cut") {
   TempDir d;
   FaultEnv env;
   std::string dir = d.path() + "/p000";
@@ -457,7 +457,7 @@ TEST_CASE("recovery: a crash leaves reserved zeros after the synced records; the
   CHECK(st.cuts == 0);
 }
 
-TEST_CASE("fault env: a short write fails the partition; recovery drops the torn record") {
+TEST_CASE("fault env: a short write fails the partition, and recovery drops the torn record") {
   TempDir d;
   FaultEnv env;
   std::string dir = d.path() + "/p000";
@@ -537,7 +537,7 @@ TEST_CASE("store: PartitionOf is fixed per format version and version 2 spreads 
   for (int n : v2) CHECK(n <= 25);
 }
 
-TEST_CASE("store: LONGLINK carries the format version; old directories keep theirs") {
+TEST_CASE("store: LONGLINK carries the format version, and old directories keep theirs") {
   TempDir d;
   std::string dir = d.path() + "/data";
   {
