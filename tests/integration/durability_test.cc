@@ -211,6 +211,17 @@ int64_t WaitLastSeen(uint16_t port, const std::string& user) {
   return 0;
 }
 
+// Logs `user` in from one device and out again; returns the last_seen that
+// presence then reports (0 if it never does).
+int64_t SeenOnce(uint16_t port, const std::string& user, const std::string& device) {
+  {
+    ImClient c;
+    if (!c.Login(port, user, device)) return 0;
+    c.Close();
+  }
+  return WaitLastSeen(port, user);
+}
+
 // The payload of the kLastSeen record of `user` at `ms` (record_format.h:
 // string user, varint last_seen_ms).
 std::string LastSeenPayload(const std::string& user, int64_t ms) {
@@ -657,12 +668,7 @@ TEST_CASE("durability: last_seen survives a clean stop and restarts with other -
     Server srv(Args(s, d, 3));
     REQUIRE_MESSAGE(srv.Start(), srv.error());
     LL_SERVER_INFO(srv);
-    {
-      ImClient b;
-      LL_LOGIN(b, srv.port(), "bob", "phone");
-      b.Close();
-    }
-    bob_seen = WaitLastSeen(srv.port(), "bob");
+    bob_seen = SeenOnce(srv.port(), "bob", "phone");
     REQUIRE(bob_seen > 0);
     alice_login = UnixMillis();
     ImClient a;
@@ -702,20 +708,10 @@ TEST_CASE("durability: kill -9 keeps the logged last_seen, one online then keeps
     Server srv(Args(s, d, 2));
     REQUIRE_MESSAGE(srv.Start(), srv.error());
     LL_SERVER_INFO(srv);
-    {
-      ImClient b;
-      LL_LOGIN(b, srv.port(), "bob", "phone");
-      b.Close();
-    }
-    bob_seen = WaitLastSeen(srv.port(), "bob");
+    bob_seen = SeenOnce(srv.port(), "bob", "phone");
     REQUIRE(bob_seen > 0);
     REQUIRE(WaitWritten(d.path(), LastSeenPayload("bob", bob_seen)));
-    {
-      ImClient c;
-      LL_LOGIN(c, srv.port(), "carol", "laptop");
-      c.Close();
-    }
-    carol_seen = WaitLastSeen(srv.port(), "carol");
+    carol_seen = SeenOnce(srv.port(), "carol", "laptop");
     REQUIRE(carol_seen > 0);
     REQUIRE(WaitWritten(d.path(), LastSeenPayload("carol", carol_seen)));
     // bob comes back and is online at the kill: nothing records that.
@@ -750,12 +746,7 @@ TEST_CASE("durability: retention keeps a last_seen whose only record was in a dr
   {
     Server srv(args);
     LL_START(srv);
-    {
-      ImClient b;
-      LL_LOGIN(b, srv.port(), "bob", "phone");
-      b.Close();
-    }
-    bob_seen = WaitLastSeen(srv.port(), "bob");
+    bob_seen = SeenOnce(srv.port(), "bob", "phone");
     REQUIRE(bob_seen > 0);
     const std::string rec = LastSeenPayload("bob", bob_seen);
     REQUIRE(WaitWritten(d.path(), rec));
