@@ -176,15 +176,16 @@ struct DiskMsg {
   uint64_t seq = 0;
 };
 
-// Every kMsg record of a partition directory, in position order (stops at
-// the first record that is not whole, as recovery would).
-std::vector<DiskMsg> MsgsOnDisk(const std::string& pdir) {
+// Calls f(file, position, type, payload) for every record of a partition
+// directory, in position order (stops at the first record that is not
+// whole, as recovery would).
+template <typename F>
+void ForEachRecordOnDisk(const std::string& pdir, F f) {
   std::vector<std::string> files;
   for (auto& e : std::filesystem::directory_iterator(pdir)) files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
-  std::vector<DiskMsg> out;
-  for (const std::string& f : files) {
-    std::ifstream in(f, std::ios::binary);
+  for (const std::string& file : files) {
+    std::ifstream in(file, std::ios::binary);
     std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     uint64_t off = 0;
     while (off + storage::kHeaderSize <= data.size()) {
@@ -192,16 +193,24 @@ std::vector<DiskMsg> MsgsOnDisk(const std::string& pdir) {
       std::memcpy(&len, data.data() + off + 4, 4);
       auto type = uint8_t(data[off + 8]);
       if (type == storage::kZeroType || off + storage::kHeaderSize + len > data.size()) break;
-      if (type == storage::kMsg) {
-        storage::Reader rd(std::string_view(data).substr(off + storage::kHeaderSize, len));
-        uint64_t seq = 0, ts = 0, prev = 0;
-        std::string_view conv;
-        REQUIRE((rd.Varint(&seq) && rd.Varint(&ts) && rd.Varint(&prev) && rd.String(&conv)));
-        out.push_back(DiskMsg{f, off, len, std::string(conv), seq});
-      }
+      f(file, off, type, std::string_view(data).substr(off + storage::kHeaderSize, len));
       off += storage::kHeaderSize + len;
     }
   }
+}
+
+// Every kMsg record of a partition directory, in position order.
+std::vector<DiskMsg> MsgsOnDisk(const std::string& pdir) {
+  std::vector<DiskMsg> out;
+  ForEachRecordOnDisk(pdir, [&](const std::string& file, uint64_t off, uint8_t type,
+                                std::string_view payload) {
+    if (type != storage::kMsg) return;
+    storage::Reader rd(payload);
+    uint64_t seq = 0, ts = 0, prev = 0;
+    std::string_view conv;
+    REQUIRE((rd.Varint(&seq) && rd.Varint(&ts) && rd.Varint(&prev) && rd.String(&conv)));
+    out.push_back(DiskMsg{file, off, uint32_t(payload.size()), std::string(conv), seq});
+  });
   return out;
 }
 
@@ -214,30 +223,16 @@ struct DiskLastSeen {
 
 // Every kLastSeen record of a partition directory, in position order.
 std::vector<DiskLastSeen> LastSeenOnDisk(const std::string& pdir) {
-  std::vector<std::string> files;
-  for (auto& e : std::filesystem::directory_iterator(pdir)) files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
   std::vector<DiskLastSeen> out;
-  for (const std::string& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    uint64_t off = 0;
-    while (off + storage::kHeaderSize <= data.size()) {
-      uint32_t len;
-      std::memcpy(&len, data.data() + off + 4, 4);
-      auto type = uint8_t(data[off + 8]);
-      if (type == storage::kZeroType || off + storage::kHeaderSize + len > data.size())
-        break;
-      if (type == storage::kLastSeen) {
-        storage::Reader rd(std::string_view(data).substr(off + storage::kHeaderSize, len));
-        std::string_view user;
-        uint64_t ms = 0;
-        REQUIRE((rd.String(&user) && rd.Varint(&ms)));
-        out.push_back(DiskLastSeen{f, std::string(user), int64_t(ms)});
-      }
-      off += storage::kHeaderSize + len;
-    }
-  }
+  ForEachRecordOnDisk(pdir, [&](const std::string& file, uint64_t, uint8_t type,
+                                std::string_view payload) {
+    if (type != storage::kLastSeen) return;
+    storage::Reader rd(payload);
+    std::string_view user;
+    uint64_t ms = 0;
+    REQUIRE((rd.String(&user) && rd.Varint(&ms)));
+    out.push_back(DiskLastSeen{file, std::string(user), int64_t(ms)});
+  });
   return out;
 }
 
