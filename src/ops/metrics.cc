@@ -66,10 +66,12 @@ void RenderPrometheus(const std::vector<const ShardMetrics*>& shards, std::strin
   AppendFamily(out, #name, #kind, help, shards, &ShardMetrics::name);
   LL_SHARD_COUNTERS(LL_RENDER)
 #undef LL_RENDER
-  AppendHistogram(out, "send_to_ack_seconds", "Latency from a send arriving to its ack", shards,
+  AppendHistogram(out, "send_to_ack_seconds",
+                  "Latency from a send read to its ack queued for writing", shards,
                   &ShardMetrics::send_to_ack);
-  AppendHistogram(out, "send_to_delivery_seconds", "Latency from a send arriving to its push",
-                  shards, &ShardMetrics::send_to_delivery);
+  AppendHistogram(out, "send_to_delivery_seconds",
+                  "Latency from a send read to its push queued for writing", shards,
+                  &ShardMetrics::send_to_delivery);
   AppendHistogram(out, "fsync_seconds", "Latency of one log fsync", shards,
                   &ShardMetrics::fsync_latency);
   char line[160];

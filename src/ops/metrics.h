@@ -87,8 +87,8 @@ struct ShardMetrics {
 #define LL_DECLARE(name, kind, help) Counter name;
   LL_SHARD_COUNTERS(LL_DECLARE)
 #undef LL_DECLARE
-  Histogram send_to_ack;       // send received -> ack written (this shard's sessions)
-  Histogram send_to_delivery;  // send received -> push written (recipients on this shard)
+  Histogram send_to_ack;       // send read -> ack queued (this shard's sessions)
+  Histogram send_to_delivery;  // send read -> push queued (recipients on this shard)
   Histogram fsync_latency;     // one log fsync (off the loop)
 };
 
