@@ -336,7 +336,7 @@ class Hub : public EngineListener {
   uint64_t pending_pushes_ = 0;  // in all lists
   uint64_t redeliveries_ = 0;
   uint64_t receipts_ = 0;  // receipt frames sent, one per receiving connection
-  std::vector<Push*> fanout_;  // FanOut's per-shard Push, n_ entries, null between calls
+  std::vector<Push*> fanout_;  // FanOut's per-shard Push vector, kept for its capacity
   uint64_t session_counter_ = 0;
 
   // U side.

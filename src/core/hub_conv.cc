@@ -8,7 +8,6 @@
 // serves pulls and history, and keeps group membership.
 #include <algorithm>
 #include <cstring>
-#include <utility>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -222,8 +221,11 @@ void Hub::OnStateDurable(Op* op, bool ok) {
 
 size_t Hub::FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* except,
                    const std::string* track_conv, uint64_t seq, uint64_t created_us) {
-  std::vector<Push*>& pushes = fanout_;
-  pushes.resize(size_t(n_), nullptr);
+  // The vector is kept between calls; a call made while this one posts (a
+  // Post to this shard runs at once) finds it taken and makes its own.
+  std::vector<Push*> pushes;
+  pushes.swap(fanout_);
+  pushes.assign(size_t(n_), nullptr);
   size_t conns = 0;
   ForEachMember(c, [&](std::string_view u) {
     auto it = presence_.find(u);
@@ -245,8 +247,9 @@ size_t Hub::FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* exc
     }
   });
   for (int i = 0; i < n_; i++) {
-    if (pushes[size_t(i)] != nullptr) Post(i, std::exchange(pushes[size_t(i)], nullptr));
+    if (pushes[size_t(i)] != nullptr) Post(i, pushes[size_t(i)]);
   }
+  fanout_.swap(pushes);
   return conns;
 }
 
