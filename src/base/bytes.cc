@@ -2,18 +2,34 @@
 
 namespace longlink {
 
-std::optional<uint64_t> ParseUint(std::string_view s, uint64_t max) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
+namespace {
+
+// Digits only; past UINT64_MAX either nothing or, with `saturate`, UINT64_MAX.
+std::optional<uint64_t> ParseDigits(std::string_view s, bool saturate) {
+  if (s.empty() || (!saturate && s.size() > 20)) return std::nullopt;
   uint64_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return std::nullopt;
     uint64_t d = uint64_t(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
-    v = v * 10 + d;
+    if (v > (UINT64_MAX - d) / 10) {
+      if (!saturate) return std::nullopt;
+      v = UINT64_MAX;
+    } else {
+      v = v * 10 + d;
+    }
   }
-  if (v > max) return std::nullopt;
   return v;
 }
+
+}  // namespace
+
+std::optional<uint64_t> ParseUint(std::string_view s, uint64_t max) {
+  auto v = ParseDigits(s, false);
+  if (v && *v > max) return std::nullopt;
+  return v;
+}
+
+std::optional<uint64_t> ParseUintSaturated(std::string_view s) { return ParseDigits(s, true); }
 
 std::optional<uint64_t> ParseBytes(std::string_view s) {
   uint64_t mult = 1;

@@ -53,19 +53,6 @@ bool ReadIds(od::value v, std::vector<std::string>* out) {
   return true;
 }
 
-// A decimal integer of any length, saturated at UINT64_MAX, as a /ws
-// frame's integers are (an `after` past every seq is a valid empty page).
-std::optional<uint64_t> ParseQueryUint(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const uint64_t d = uint64_t(c - '0');
-    v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
-  }
-  return v;
-}
-
 }  // namespace
 
 void Session::ApiError(Conn* c, const http::Request& req, int status, const char* code,
@@ -134,13 +121,13 @@ void Session::HandleApi(Conn* c, const http::Request& req) {
     std::string limit = PercentDecode(req.QueryParam("limit"));
     bool ok = proto::ParseConv(op->conv, &cid);
     if (ok && !after.empty()) {
-      auto v = ParseQueryUint(after);
+      auto v = ParseUintSaturated(after);
       ok = v.has_value();
       op->has_after = true;
       op->after = v.value_or(0);
     }
     if (ok && !before.empty()) {
-      auto v = ParseQueryUint(before);
+      auto v = ParseUintSaturated(before);
       ok = v.has_value();
       op->has_before = true;
       op->before = v.value_or(0);
@@ -149,7 +136,7 @@ void Session::HandleApi(Conn* c, const http::Request& req) {
       // Any integer, clamped to 1..1000 as a pull's (PROTOCOL.md 6): a
       // negative one counts as 1.
       const bool negative = limit.size() > 1 && limit[0] == '-';
-      auto v = ParseQueryUint(negative ? std::string_view(limit).substr(1)
+      auto v = ParseUintSaturated(negative ? std::string_view(limit).substr(1)
                                        : std::string_view(limit));
       ok = v.has_value();
       op->limit = negative ? 1 : uint32_t(std::clamp<uint64_t>(v.value_or(100), 1, 1000));

@@ -222,6 +222,22 @@ int64_t SeenOnce(uint16_t port, const std::string& user, const std::string& devi
   return WaitLastSeen(port, user);
 }
 
+// Starts a server with `args` on the data left by an earlier one and returns
+// the presence of `users` as a fresh session and the API both report it.
+Json PresenceAfterRestart(const std::vector<std::string>& args,
+                          const std::vector<std::string>& users) {
+  Server srv(args);
+  LL_START(srv);
+  ImClient x;
+  LL_LOGIN(x, srv.port(), "xavier", "phone");
+  return PresenceBoth(srv.port(), x, users);
+}
+
+// The presence entry of a user who is offline and was last seen at `ms`.
+std::string OfflineSince(int64_t ms) {
+  return R"({"online":false,"last_seen":)" + std::to_string(ms) + "}";
+}
+
 // The payload of the kLastSeen record of `user` at `ms` (record_format.h:
 // string user, varint last_seen_ms).
 std::string LastSeenPayload(const std::string& user, int64_t ms) {
@@ -685,14 +701,9 @@ TEST_CASE("durability: last_seen survives a clean stop and restarts with other -
   }
   for (int threads : {1, 4}) {
     INFO("--threads " << threads);
-    Server srv(Args(s, d, threads));
-    REQUIRE_MESSAGE(srv.Start(), srv.error());
-    LL_SERVER_INFO(srv);
-    ImClient x;
-    LL_LOGIN(x, srv.port(), "xavier", "phone");
-    Json p = PresenceBoth(srv.port(), x, {"bob", "carol", "alice"});
+    Json p = PresenceAfterRestart(Args(s, d, threads), {"bob", "carol", "alice"});
     INFO(p);
-    CHECK(p["bob"].raw() == R"({"online":false,"last_seen":)" + std::to_string(bob_seen) + "}");
+    CHECK(p["bob"].raw() == OfflineSince(bob_seen));
     CHECK(p["carol"].raw() == R"({"online":false})");  // never seen
     CHECK(p["alice"]["online"].raw() == "false");
     CHECK(p["alice"].Int("last_seen") >= alice_login);
@@ -724,15 +735,10 @@ TEST_CASE("durability: kill -9 keeps the logged last_seen, one online then keeps
   }
   for (int threads : {1, 3}) {
     INFO("--threads " << threads);
-    Server srv(Args(s, d, threads));
-    REQUIRE_MESSAGE(srv.Start(), srv.error());
-    LL_SERVER_INFO(srv);
-    ImClient x;
-    LL_LOGIN(x, srv.port(), "xavier", "phone");
-    Json p = PresenceBoth(srv.port(), x, {"bob", "carol", "nobody"});
+    Json p = PresenceAfterRestart(Args(s, d, threads), {"bob", "carol", "nobody"});
     INFO(p);
-    CHECK(p["bob"].raw() == R"({"online":false,"last_seen":)" + std::to_string(bob_seen) + "}");
-    CHECK(p["carol"].raw() == R"({"online":false,"last_seen":)" + std::to_string(carol_seen) + "}");
+    CHECK(p["bob"].raw() == OfflineSince(bob_seen));
+    CHECK(p["carol"].raw() == OfflineSince(carol_seen));
     CHECK(p["nobody"].raw() == R"({"online":false})");
   }
 }
@@ -775,12 +781,8 @@ TEST_CASE("durability: retention keeps a last_seen whose only record was in a dr
     REQUIRE(srv.Signal(SIGKILL));
     REQUIRE(srv.Wait(10s).has_value());
   }
-  Server srv(args);
-  LL_START(srv);
-  ImClient x;
-  LL_LOGIN(x, srv.port(), "xavier", "phone");
-  Json p = PresenceBoth(srv.port(), x, {"bob"});
-  CHECK(p["bob"].raw() == R"({"online":false,"last_seen":)" + std::to_string(bob_seen) + "}");
+  Json p = PresenceAfterRestart(args, {"bob"});
+  CHECK(p["bob"].raw() == OfflineSince(bob_seen));
 }
 
 }  // namespace longlink::test

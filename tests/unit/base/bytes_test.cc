@@ -2,9 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+
 using longlink::ParseBytes;
 using longlink::ParseDurationSeconds;
 using longlink::ParseUint;
+using longlink::ParseUintSaturated;
 
 TEST_CASE("bytes: parses plain integers and KiB/MiB/GiB suffixes") {
   CHECK(ParseBytes("0") == 0u);
@@ -27,6 +30,18 @@ TEST_CASE("bytes: ParseUint honours its maximum") {
   CHECK_FALSE(ParseUint("65536", 65535).has_value());
   CHECK(ParseUint("18446744073709551615") == UINT64_MAX);
   CHECK_FALSE(ParseUint("18446744073709551616").has_value());
+}
+
+TEST_CASE("bytes: ParseUintSaturated reads any length, past UINT64_MAX as UINT64_MAX") {
+  CHECK(ParseUintSaturated("0") == 0u);
+  CHECK(ParseUintSaturated("18446744073709551615") == UINT64_MAX);
+  CHECK(ParseUintSaturated("18446744073709551616") == UINT64_MAX);
+  CHECK(ParseUintSaturated("000000000000000000000000042") == 42u);
+  CHECK(ParseUintSaturated(std::string(200, '9')) == UINT64_MAX);
+  for (const char* bad : {"", "-1", "+1", " 1", "1x", "99999999999999999999999x"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ParseUintSaturated(bad).has_value());
+  }
 }
 
 TEST_CASE("bytes: durations take s, m, h and d") {
