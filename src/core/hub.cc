@@ -199,10 +199,20 @@ void Hub::Dispatch(net::ShardMsg* msg) {
 // the reply's chain flushed first. So what is pending is posted first: every
 // mailbox is linearizable, so anything caused by the reply queues behind it.
 void Hub::SendReply(const Origin& o, std::string bytes, int status, uint64_t created_us) {
-  if (!o.conn.valid()) return;
+  if (!ReplyHere(o, bytes, status, created_us)) PostReply(o, std::move(bytes), status, created_us);
+}
+
+bool Hub::ReplyHere(const Origin& o, std::string_view bytes, int status, uint64_t created_us) {
+  if (!o.conn.valid()) return true;
   // (Even for a connection of this shard: inside a read its reply is
   // written when the read ends, before the loop turn's flush.)
   if (outbox_ && outbox_->pending() > 0) outbox_->Flush();
+  if (o.conn.shard != id_) return false;
+  WriteReply(o.conn, o.http, status, bytes, created_us, o.send);
+  return true;
+}
+
+void Hub::PostReply(const Origin& o, std::string bytes, int status, uint64_t created_us) {
   auto* r = new Reply();
   r->created_us = created_us;
   r->kind = kReply;
@@ -229,7 +239,10 @@ static int HttpStatusOf(proto::ErrorCode code) {
 
 void Hub::SendAck(const Op* op, std::string_view conv, uint64_t seq, int64_t ts, bool dup,
                   uint64_t created_us) {
-  std::string out;
+  // Built in a kept buffer: an ack to a connection of this shard allocates
+  // nothing, one to another shard's is copied once into its Reply.
+  std::string& out = ack_buf_;
+  out.clear();
   if (op->origin.http) {
     out = "{\"conv\":";
     proto::AppendJsonString(&out, conv);
@@ -247,7 +260,9 @@ void Hub::SendAck(const Op* op, std::string_view conv, uint64_t seq, int64_t ts,
     a.dup = dup;
     proto::AppendAck(&out, op->origin.has_id ? proto::FrameId(op->origin.id) : std::nullopt, a);
   }
-  SendReply(op->origin, std::move(out), 200, created_us);
+  if (!ReplyHere(op->origin, out, 200, created_us)) {
+    PostReply(op->origin, std::string(out), 200, created_us);
+  }
 }
 
 void Hub::SendError(const Origin& o, int code, const char* msg, int http_status) {

@@ -223,7 +223,14 @@ class Hub : public EngineListener {
   }
   void Post(int shard, net::ShardMsg* msg);
   void Dispatch(net::ShardMsg* msg);
+  // To a connection of this shard the reply is written at once (WriteReply);
+  // to another shard's it goes as a Reply.
   void SendReply(const Origin& o, std::string bytes, int status = 200, uint64_t created_us = 0);
+  // SendReply's first half: flushes what is pending for other shards, writes
+  // the reply if the connection is this shard's (or gone), and returns false
+  // if it is another shard's, for the caller to post.
+  bool ReplyHere(const Origin& o, std::string_view bytes, int status, uint64_t created_us);
+  void PostReply(const Origin& o, std::string bytes, int status, uint64_t created_us);
   // `http_status` 0: the status that goes with the code (section 9).
   void SendError(const Origin& o, int code /*proto::ErrorCode*/, const char* msg,
                  int http_status = 0);
@@ -237,6 +244,8 @@ class Hub : public EngineListener {
 
   // C side (hub_conn.cc).
   void OnReply(Reply* r);
+  void WriteReply(ConnRef conn, bool http, int status, std::string_view bytes,
+                  uint64_t created_us, bool send_done);
   void OnPush(Push* p);
   void OnKick(SessionMsg* m);
   void OnSessionUp(SessionMsg* m);
@@ -337,6 +346,9 @@ class Hub : public EngineListener {
   uint64_t redeliveries_ = 0;
   uint64_t receipts_ = 0;  // receipt frames sent, one per receiving connection
   std::vector<Push*> fanout_;  // FanOut's per-shard Push vector, kept for its capacity
+  // FanOut's Push to this shard's own connections, handled in place and kept
+  // for its vector's capacity (taken while in use: a nested FanOut makes its own).
+  std::unique_ptr<Push> local_push_;
   uint64_t session_counter_ = 0;
 
   // U side.
@@ -347,6 +359,7 @@ class Hub : public EngineListener {
   // A side.
   std::unordered_map<std::string, std::unique_ptr<ConvState>> convs_;
   std::string scratch_;
+  std::string ack_buf_;  // SendAck's frame, kept for its capacity
 };
 
 }  // namespace longlink::core

@@ -112,15 +112,20 @@ void Hub::Watch(Session* s, const std::vector<std::string_view>& users) {
 }
 
 void Hub::OnReply(Reply* r) {
-  void* conn = ConnOf(r->conn);
+  WriteReply(r->conn, r->http, r->status, r->bytes, r->created_us, r->send_done);
+}
+
+void Hub::WriteReply(ConnRef ref, bool http, int status, std::string_view bytes,
+                     uint64_t created_us, bool send_done) {
+  void* conn = ConnOf(ref);
   if (conn == nullptr) return;  // the connection went away meanwhile
-  if (r->http) {
-    sink_->HttpRespond(conn, r->status, r->bytes);
+  if (http) {
+    sink_->HttpRespond(conn, status, bytes);
   } else {
-    sink_->Write(conn, r->bytes);
-    if (r->send_done) sink_->SendDone(conn);
+    sink_->Write(conn, bytes);
+    if (send_done) sink_->SendDone(conn);
   }
-  if (r->created_us != 0) shard_->metrics().send_to_ack.Observe(MonoNs() / 1000 - r->created_us);
+  if (created_us != 0) shard_->metrics().send_to_ack.Observe(MonoNs() / 1000 - created_us);
 }
 
 void Hub::OnPush(Push* p) {

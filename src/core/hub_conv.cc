@@ -179,15 +179,20 @@ void Hub::DoSend(Op* op) {
 }
 
 void Hub::OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) {
-  auto* r = new DedupRecord();
-  r->kind = kDedupRecord;
-  r->user = op->user;
-  r->cmid = op->cmid;
-  r->ok = ok;
-  r->conv = c->id;
-  r->seq = m.seq;
-  r->ts = m.ts;
-  Post(UserOwner(op->user), r);
+  DedupRecord r;
+  r.kind = kDedupRecord;
+  r.user = op->user;
+  r.cmid = op->cmid;
+  r.ok = ok;
+  r.conv = c->id;
+  r.seq = m.seq;
+  r.ts = m.ts;
+  const int owner = UserOwner(op->user);
+  if (owner == id_) {
+    OnDedupRecord(&r);  // what Post would do at once, without the allocation
+  } else {
+    Post(owner, new DedupRecord(std::move(r)));
+  }
   if (!ok) {
     SendError(op->origin, int(ErrorCode::kInternal), "the message could not be stored");
     delete op;
@@ -226,6 +231,10 @@ size_t Hub::FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* exc
   std::vector<Push*> pushes;
   pushes.swap(fanout_);
   pushes.assign(size_t(n_), nullptr);
+  // The Push to this shard's connections is handled in place (as Post would
+  // at once) and kept, unless a nested call has it.
+  std::unique_ptr<Push> local = std::move(local_push_);
+  if (!local) local = std::make_unique<Push>();
   size_t conns = 0;
   ForEachMember(c, [&](std::string_view u) {
     auto it = presence_.find(u);
@@ -234,7 +243,7 @@ size_t Hub::FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* exc
       if (except != nullptr && ref == *except) continue;
       Push*& p = pushes[ref.shard];
       if (p == nullptr) {
-        p = new Push();
+        p = ref.shard == id_ ? local.get() : new Push();
         p->kind = kPush;
         p->frame = frame;
         frame->Ref();
@@ -247,8 +256,19 @@ size_t Hub::FanOut(const ConvState* c, net::SharedBuf* frame, const ConnRef* exc
     }
   });
   for (int i = 0; i < n_; i++) {
-    if (pushes[size_t(i)] != nullptr) Post(i, pushes[size_t(i)]);
+    Push* p = pushes[size_t(i)];
+    if (p == nullptr) continue;
+    if (p != local.get()) {
+      Post(i, p);
+      continue;
+    }
+    OnPush(p);
+    p->frame->Unref();
+    p->frame = nullptr;
+    p->conns.clear();
+    p->conv.clear();
   }
+  if (!local_push_) local_push_ = std::move(local);  // else a nested call kept its own
   fanout_.swap(pushes);
   return conns;
 }
