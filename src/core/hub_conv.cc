@@ -277,11 +277,12 @@ void Hub::MoveCursor(ConvState* c, Op* op, bool recv, uint64_t seq) {
   // Above the last counts as the last (the last stored: a cursor is never
   // ahead of what survives a crash).
   if (seq > c->durable_seq) seq = c->durable_seq;
-  Cursor& cur = c->cursors[DeviceKey(op->user, op->device)];
+  auto it = c->cursors.try_emplace(DeviceKey(op->user, op->device)).first;
+  Cursor& cur = it->second;
   uint64_t& field = recv ? cur.recv : cur.read;
   if (seq <= field) return;  // cursors only move forward
   field = seq;
-  engine_->CursorMoved(c, DeviceKey(op->user, op->device), cur);
+  engine_->CursorMoved(c, it->first, cur);
   if (c->group && c->members.size() > opts_.receipt_group_limit) return;
   scratch_.clear();
   proto::AppendReceipt(&scratch_, c->id, seq, op->user,
