@@ -29,8 +29,9 @@ struct Origin {
   bool has_id = false;
   uint64_t id = 0;
   bool http = false;  // an HTTP API request: reply as an HTTP response
-  // A send on /ws: its reply tells the connection (Sink::SendDone), which
-  // holds its later pulls and syncs until its sends are answered.
+  // A send, join or leave on /ws (or SSE): its reply tells the connection
+  // (Sink::SendDone), which holds its later pulls and syncs until those are
+  // answered.
   bool send = false;
 };
 

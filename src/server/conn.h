@@ -47,7 +47,8 @@ struct ImState {
     uint32_t opened_ms = 0;  // /ws: when the upgrade happened (hello timeout)
     uint32_t last_tx_ms;     // SSE: when the stream was last written (heartbeat)
   };
-  // Sends not answered yet: a pull or sync behind them waits (Session::Hold).
+  // Sends, joins and leaves not answered yet: a pull or sync behind them
+  // waits (Session::HandleOrHold).
   uint32_t sends_in_flight = 0;
 };
 static_assert(sizeof(ImState) == 32, "ImState is kept per messaging connection");

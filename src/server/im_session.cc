@@ -29,8 +29,11 @@ proto::FrameId IdOf(const proto::Command& cmd) {
 // A send is answered once its message is stored (on the log: synced), and
 // only then do pulls and syncs see it; so a pull or a sync that comes after
 // a send still unanswered waits for the answer, and every frame after it
-// waits too (frames are handled in order). The other frames do not read
-// what a send changes, and go on at once: a client that sends and acks
+// waits too (frames are handled in order). A join or leave is answered once
+// durable (section 8) and changes what a pull or sync may read, so they wait
+// for it the same way: no reply shows a membership that a crash could still
+// undo. The other frames go on at once (a send after a join is logged after
+// it, so its ack implies the join is stored): a client that sends and acks
 // pushes on one connection keeps its sends pipelined.
 bool WaitsForSends(CommandType t) { return t == CommandType::kPull || t == CommandType::kSync; }
 
@@ -290,7 +293,8 @@ void Session::OnCommand(Conn* c, const proto::Command& cmd) {
   }
   if (op == nullptr) return;
   fill_origin(op);
-  if (op->type == core::OpType::kSend) {
+  if (op->type == core::OpType::kSend || op->type == core::OpType::kJoin ||
+      op->type == core::OpType::kLeave) {
     op->origin.send = true;
     c->im->sends_in_flight++;
   }

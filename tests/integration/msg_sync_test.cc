@@ -695,5 +695,44 @@ TEST_CASE("msg: a sync pipelined after join or leave sees the membership") {
   }
 }
 
+// Section 8: a join or leave is answered once durable; 1.1: a pull or sync
+// after it reflects it. So on the log the pull waits for the answer: no
+// reply shows a membership before it is stored (a crash in between would
+// undo it).
+TEST_CASE("msg: on the log, a pull or sync pipelined after a join or leave is answered after it") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--storage", "disk", "--fsync", "always", "--threads", "2"}));
+  LL_START(srv);
+  REQUIRE(CreateGroup(srv.port(), "open", {"alice"}, /*open=*/true));
+  ImClient c;
+  LL_LOGIN(c, srv.port(), "carol", "phone");
+  for (int round = 0; round < 5; round++) {
+    INFO("round " << round);
+    const int64_t b = 10 * round;
+    auto frame = [&](const std::string& t, int64_t id, const std::string& extra = "") {
+      return EncodeFrame(op::kText, R"({"t":")" + t + R"(","id":)" + std::to_string(b + id) +
+                                        extra + "}");
+    };
+    const std::string conv = R"(,"conv":"g:open")";
+    REQUIRE(c.ws().SendRaw(frame("join", 1, conv) + frame("pull", 2, conv) +
+                           frame("sync", 3, R"(,"all":true)") + frame("leave", 4, conv) +
+                           frame("pull", 5, conv) + frame("sync", 6, R"(,"all":true)")));
+    std::vector<Json> got;
+    while (got.size() < 6) {
+      Json f;
+      REQUIRE_MESSAGE(c.Next(&f), c.error());
+      if (f.Has("id")) got.push_back(f);
+    }
+    for (size_t i = 0; i < got.size(); i++) CHECK(got[i].Int("id") == b + int64_t(i) + 1);
+    CHECK(got[0].Str("t") == "ok");
+    CHECK(got[1].Str("t") == "page");
+    CHECK(ByConv(got[2]).count("g:open") == 1);
+    CHECK(got[3].Str("t") == "ok");
+    CHECK(got[4].Str("t") == "error");
+    CHECK(got[4].Str("code") == "forbidden");
+    CHECK(ByConv(got[5]).count("g:open") == 0);
+  }
+}
+
 }  // namespace
 }  // namespace longlink::test
