@@ -117,6 +117,24 @@ TEST_CASE("msg: no hello within --hello-timeout closes with 4002") {
   CHECK(ms <= 4000);
 }
 
+// The timeout is checked on the shard's tick, which the shortest timeout
+// sets: a hello 0.4 s after a 1 s timeout is too late whatever the tick's
+// phase (a once-a-second tick let such hellos in 6 times in 10).
+TEST_CASE("msg: a hello 0.4 s after --hello-timeout is refused, whenever the connection came") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--hello-timeout", "1"}));
+  LL_START(srv);
+  for (int i = 0; i < 6; i++) {
+    INFO("connection " << i);
+    std::this_thread::sleep_for(170ms);  // another phase of the tick
+    ImClient c;
+    REQUIRE_MESSAGE(c.Connect(srv.port()), c.error());
+    std::this_thread::sleep_for(1400ms);
+    c.Send(R"({"t":"hello","v":1,"user":"alice","device":"phone"})");  // may fail: closed
+    CHECK(c.WaitClose(5s) == 4002);
+  }
+}
+
 TEST_CASE("msg: a hello in time is not closed by --hello-timeout") {
   Secrets s;
   Server srv(MsgArgs(s, {"--hello-timeout", "1"}));
