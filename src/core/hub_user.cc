@@ -30,6 +30,18 @@ void Hub::OnUserOp(Op* op) {
         delete op;
         return;
       }
+      if (op->refused != 0) {
+        // A repeat of a send still being stored is answered with its ack;
+        // anything else gets the error the frame earned.
+        auto first = u.dedup->inflight.find(op->cmid);
+        if (first != u.dedup->inflight.end()) {
+          first->second.push_back(op);
+          return;
+        }
+        SendError(op->origin, op->refused, op->refused_msg);
+        delete op;
+        return;
+      }
       auto [it, fresh] = u.dedup->inflight.try_emplace(op->cmid);
       if (!fresh) {
         it->second.push_back(op);  // answered when the first is stored

@@ -59,6 +59,10 @@ struct Op : net::ShardMsg {
   std::string cmid;
   std::string body;  // raw JSON text
   bool ephemeral = false;
+  // A send refused for its `to` or `body` (proto::ParseStatus::unless_dup):
+  // answered with this error (a proto::ErrorCode) unless its cmid is a repeat.
+  int refused = 0;
+  const char* refused_msg = "";
   // recv / read / pull
   uint64_t seq = 0;
   bool has_after = false, has_before = false;

@@ -621,9 +621,6 @@ ParseStatus CommandParser::Impl::BuildSend(Command* out, size_t max_body) {
   if (to.kind == Kind::kAbsent) {
     return BadRequest("missing member: to");
   }
-  if (to.kind != Kind::kString || !ParseDestination(to.text, &out->to)) {
-    return BadRequest("to must be u:<user> or g:<group>");
-  }
   const Slot& cmid = Get(kCmid);
   if (cmid.kind == Kind::kAbsent) {
     return BadRequest("missing member: cmid");
@@ -642,10 +639,16 @@ ParseStatus CommandParser::Impl::BuildSend(Command* out, size_t max_body) {
     return BadRequest("ephemeral must be a boolean");
   }
   out->ephemeral = ephemeral.boolean;
-  if (out->body.size() > max_body) {
-    return ParseStatus{ErrorCode::kTooLarge, "body exceeds max_body"};
+  // Whatever `to` and `body` a repeat carries (section 4): these two errors
+  // wait for the cmid's lookup (ParseStatus::unless_dup).
+  ParseStatus st;
+  if (to.kind != Kind::kString || !ParseDestination(to.text, &out->to)) {
+    st = BadRequest("to must be u:<user> or g:<group>");
+  } else if (out->body.size() > max_body) {
+    st = ParseStatus{ErrorCode::kTooLarge, "body exceeds max_body"};
   }
-  return ParseStatus{};
+  st.unless_dup = !st.ok() && !out->ephemeral;
+  return st;
 }
 
 ParseStatus CommandParser::Impl::BuildConv(Command* out, bool group_only) {

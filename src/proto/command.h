@@ -73,6 +73,11 @@ struct ParseStatus {
   // The input is not one JSON object (not JSON at all, or another JSON
   // value): POST /send answers 400 rather than an error frame.
   bool not_object = false;
+  // A send refused only for its `to` or its `body` (too long), with a valid
+  // `cmid`, not ephemeral: a repeat of a stored cmid is answered with the
+  // first ack whatever `to` and `body` it carries (section 4), so the cmid
+  // is looked up before this error is answered. Command::cmid is set.
+  bool unless_dup = false;
 
   bool ok() const { return code == ErrorCode::kOk; }
 };

@@ -161,6 +161,10 @@ void Session::SendRateLimited(Conn* c, const proto::Command& dropped, uint32_t r
 }
 
 void Session::OnFrame(Conn* c, const proto::ParseStatus& st, const proto::Command& cmd) {
+  if (st.unless_dup) {
+    SubmitSend(c, cmd, &st);
+    return;
+  }
   if (!st.ok()) {
     scratch_.clear();
     proto::AppendError(&scratch_, cmd.has_id ? IdOf(cmd) : std::nullopt, st.code, st.msg);
@@ -249,19 +253,8 @@ void Session::OnCommand(Conn* c, const proto::Command& cmd) {
       return;
     }
     case CommandType::kSend:
-      op = new core::Op();
-      op->type = core::OpType::kSend;
-      if (cmd.to.kind == proto::DestKind::kUser) {
-        proto::AppendDirectConv(&op->conv, s->user, cmd.to.name);
-      } else {
-        proto::AppendGroupConv(&op->conv, cmd.to.name);
-      }
-      op->cmid.assign(cmd.cmid);
-      op->body.assign(cmd.body);
-      op->ephemeral = cmd.ephemeral;
-      op->created_us = MonoNs() / 1000;
-      shard_->metrics().messages_in_total.Add();
-      break;
+      SubmitSend(c, cmd, nullptr);
+      return;
     case CommandType::kRecv:
     case CommandType::kRead:
       op = new core::Op();
@@ -293,12 +286,37 @@ void Session::OnCommand(Conn* c, const proto::Command& cmd) {
   }
   if (op == nullptr) return;
   fill_origin(op);
-  if (op->type == core::OpType::kSend || op->type == core::OpType::kJoin ||
-      op->type == core::OpType::kLeave) {
+  if (op->type == core::OpType::kJoin || op->type == core::OpType::kLeave) {
     op->origin.send = true;
     c->im->sends_in_flight++;
   }
   hub_->Submit(s, op);
+}
+
+void Session::SubmitSend(Conn* c, const proto::Command& cmd, const proto::ParseStatus* refused) {
+  auto* op = new core::Op();
+  op->type = core::OpType::kSend;
+  op->origin.has_id = cmd.has_id;
+  op->origin.id = cmd.id;
+  op->cmid.assign(cmd.cmid);
+  if (refused != nullptr) {
+    // Answered with this error unless the cmid is a repeat (section 4).
+    op->refused = int(refused->code);
+    op->refused_msg = refused->msg;
+  } else {
+    if (cmd.to.kind == proto::DestKind::kUser) {
+      proto::AppendDirectConv(&op->conv, c->im->session->user, cmd.to.name);
+    } else {
+      proto::AppendGroupConv(&op->conv, cmd.to.name);
+    }
+    op->body.assign(cmd.body);
+    op->ephemeral = cmd.ephemeral;
+    shard_->metrics().messages_in_total.Add();
+  }
+  op->created_us = MonoNs() / 1000;
+  op->origin.send = true;
+  c->im->sends_in_flight++;
+  hub_->Submit(c->im->session, op);
 }
 
 void Session::CloseIm(Conn* c) {

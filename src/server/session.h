@@ -85,6 +85,9 @@ class Session : public net::ShardHandler, public core::Sink {
   void OnFrame(Conn* c, const proto::ParseStatus& st, const proto::Command& cmd);
   void SendRateLimited(Conn* c, const proto::Command& dropped, uint32_t retry_ms);
   void OnCommand(Conn* c, const proto::Command& cmd);
+  // A send to the hub; `refused` (ParseStatus::unless_dup): its error, which
+  // the hub answers unless the cmid is a repeat.
+  void SubmitSend(Conn* c, const proto::Command& cmd, const proto::ParseStatus* refused);
   // OnFrame, or keeps the frame's text for later when it must wait for the
   // connection's sends before it (section 1.1; /ws and SSE).
   void HandleOrHold(Conn* c, const proto::ParseStatus& st, const proto::Command& cmd,

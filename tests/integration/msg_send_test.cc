@@ -182,6 +182,54 @@ TEST_CASE("msg: a repeated cmid with another to and body is still a dup of the f
   CHECK(sync["convs"].size() == 0);
 }
 
+// Section 4: "whatever `to` and `body` the repeat carries": a `to` that
+// names no conversation, or a body over max_body, in a repeat of a stored
+// cmid still gets the first ack; in a new cmid (or an ephemeral send) they
+// are errors, and the cmid stays free.
+TEST_CASE("msg: a repeated cmid with a malformed to or a body over max_body is still a dup") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--max-body", "100", "--threads", "2"}));
+  LL_START(srv);
+  ImClient a, b;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  LL_LOGIN(b, srv.port(), "bob", "phone");
+  const std::string over = "\"" + std::string(99, 'x') + "\"";  // 101 bytes
+  Json first = MustRequest(a, SendFrame("u:bob", "c-1", "1", 1), 1);
+  CheckAck(first, 1, "d:alice:bob", 1, "c-1");
+  auto check_dup = [&](const Json& again, int64_t id) {
+    INFO("dup ack: " << again);
+    CHECK(again.Str("t") == "ack");
+    CHECK(again.Int("id") == id);
+    CHECK(again.Str("conv") == "d:alice:bob");
+    CHECK(again.Int("seq") == 1);
+    CHECK(again.Int("ts") == first.Int("ts"));
+    CHECK(again["dup"].raw() == "true");
+  };
+  check_dup(MustRequest(a, SendFrame("u:bob", "c-1", over, 2), 2), 2);
+  check_dup(MustRequest(a, SendFrame("x:nope", "c-1", "1", 3), 3), 3);
+  check_dup(MustRequest(a, R"({"t":"send","id":4,"to":17,"cmid":"c-1","body":1})", 4), 4);
+  // A repeat pipelined right behind the first, while it is being stored.
+  REQUIRE(a.Send(SendFrame("u:bob", "c-2", "2", 5)));
+  REQUIRE(a.Send(SendFrame("u:bob", "c-2", over, 6)));
+  Json ack5, ack6;
+  REQUIRE_MESSAGE(a.WaitId(5, &ack5), a.error());
+  REQUIRE_MESSAGE(a.WaitId(6, &ack6), a.error());
+  CheckAck(ack5, 5, "d:alice:bob", 2, "c-2");
+  CHECK(ack6.Int("seq") == 2);
+  CHECK(ack6["dup"].raw() == "true");
+  // New cmids: the errors, and nothing remembered.
+  CheckError(MustRequest(a, SendFrame("u:bob", "c-3", over, 7), 7), "too_large", 7);
+  CheckError(MustRequest(a, SendFrame("x:nope", "c-4", "1", 8), 8), "bad_request", 8);
+  CheckError(MustRequest(a, R"({"t":"send","id":9,"to":"u:bob","cmid":"c-1","ephemeral":true,"body":)" +
+                                over + "}",
+                         9),
+             "too_large", 9);
+  CheckAck(MustRequest(a, SendFrame("u:bob", "c-3", "3", 10), 10), 10, "d:alice:bob", 3, "c-3");
+  CheckAck(MustRequest(a, SendFrame("u:bob", "c-4", "4", 11), 11), 11, "d:alice:bob", 4, "c-4");
+  for (int64_t seq = 1; seq <= 4; seq++) CHECK(MustPush(b, "d:alice:bob").Int("seq") == seq);
+  LL_EXPECT_NO_FRAME(b, 300ms);
+}
+
 TEST_CASE("msg: a repeated cmid from another device of the same user is a dup") {
   Secrets s;
   Server srv(MsgArgs(s));

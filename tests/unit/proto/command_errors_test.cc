@@ -268,6 +268,37 @@ TEST_CASE("command errors: a body over max_body is too_large, checked after bad_
   CHECK(st.code == ErrorCode::kBadRequest);
   st = Fail(h, R"({"t":"send","id":1,"to":"u:b","cmid":"c","ephemeral":true,"body":[1,2,3,4,5]})");
   CHECK(st.code == ErrorCode::kTooLarge);
+  CHECK_FALSE(st.unless_dup);  // an ephemeral send is not deduplicated
+}
+
+// Section 4: a repeat of a stored cmid is a dup "whatever `to` and `body`
+// the repeat carries": those two errors come with the cmid, for the hub to
+// answer only if the cmid is new. Any other error is final.
+TEST_CASE("command errors: a bad to or a body over max_body waits for the cmid's lookup") {
+  Harness h(10);
+  ParseStatus st = Fail(h, R"({"t":"send","id":1,"to":"u:b","cmid":"c7","body":"123456789"})");
+  CHECK(st.code == ErrorCode::kTooLarge);
+  CHECK(st.unless_dup);
+  CHECK(h.cmd.cmid == "c7");
+  for (const char* bad : {R"({"t":"send","to":"x:b","cmid":"c7","body":1})",
+                          R"({"t":"send","to":5,"cmid":"c7","body":1})",
+                          R"({"t":"send","to":"u:b c","cmid":"c7","body":1})"}) {
+    CAPTURE(bad);
+    st = Fail(h, bad);
+    CHECK(st.code == ErrorCode::kBadRequest);
+    CHECK(st.unless_dup);
+    CHECK(h.cmd.cmid == "c7");
+  }
+  for (const char* bad : {R"({"t":"send","to":"x:b","body":1})",
+                          R"({"t":"send","to":"x:b","cmid":"c 7","body":1})",
+                          R"({"t":"send","to":"x:b","cmid":"c7"})",
+                          R"({"t":"send","cmid":"c7","body":1})",
+                          R"({"t":"send","to":"u:b","cmid":"c7","body":1,"ephemeral":1})"}) {
+    CAPTURE(bad);
+    st = Fail(h, bad);
+    CHECK(st.code == ErrorCode::kBadRequest);
+    CHECK_FALSE(st.unless_dup);
+  }
 }
 
 }  // namespace
