@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -368,19 +369,26 @@ JsonMember* FindMember(std::vector<JsonMember>& members, std::string_view key) {
   return nullptr;
 }
 
-// True if `member` is a number written as an integer (no fraction, no
-// exponent) that fits int64.
-bool MemberAsInt64(const JsonMember* member, int64_t* out) {
+// True if `member` is a JWT NumericDate (RFC 7519 section 2: seconds, "non-
+// integer values can be represented") within int64: an integer literal as
+// written, any other number (fraction, exponent) rounded down.
+bool MemberAsSeconds(const JsonMember* member, int64_t* out) {
   if (member == nullptr || member->kind != JsonKind::kNumber)
     return false;
-  // from_chars stops at '.', 'e' or 'E', and the end check then refuses the
-  // literal.
   std::string_view s = member->number;
+  const char* end = s.data() + s.size();
   int64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size())
+  auto r = std::from_chars(s.data(), end, v);
+  if (r.ec == std::errc() && r.ptr == end) {
+    *out = v;
+    return true;
+  }
+  double d = 0;
+  auto rd = std::from_chars(s.data(), end, d);
+  // [-2^63, 2^63): the doubles whose floor is an int64.
+  if (rd.ec != std::errc() || rd.ptr != end || !(d >= -0x1p63 && d < 0x1p63))
     return false;
-  *out = v;
+  *out = static_cast<int64_t>(std::floor(d));
   return true;
 }
 
@@ -457,7 +465,7 @@ JwtError CheckPayload(std::string_view payload, int64_t now_s, Claims* out) {
   if (sub == nullptr || sub->kind != JsonKind::kString)
     return JwtError::kBadSub;
   int64_t exp = 0;
-  if (!MemberAsInt64(FindMember(members, "exp"), &exp))
+  if (!MemberAsSeconds(FindMember(members, "exp"), &exp))
     return JwtError::kNoExp;
   // Written so that exp + leeway cannot overflow: an exp that close to
   // INT64_MAX never expires.
@@ -465,7 +473,7 @@ JwtError CheckPayload(std::string_view payload, int64_t now_s, Claims* out) {
       now_s > exp + kExpLeewaySeconds)
     return JwtError::kExpired;
   int64_t iat = 0;
-  if (!MemberAsInt64(FindMember(members, "iat"), &iat))
+  if (!MemberAsSeconds(FindMember(members, "iat"), &iat))
     iat = 0;
   if (out != nullptr) {
     out->sub = std::move(sub->text);

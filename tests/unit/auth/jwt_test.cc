@@ -201,22 +201,42 @@ TEST_CASE("jwt: rejects a missing exp") {
   CHECK(Verify(Signed(R"({"sub":"alice","exp_":1})")) == JwtError::kNoExp);
 }
 
-TEST_CASE("jwt: rejects an exp that is not an integer") {
+// RFC 7519 2: a NumericDate may have a fraction (PyJWT writes a float exp
+// as given, e.g. time.time() + 3600); it counts rounded down.
+TEST_CASE("jwt: exp is a NumericDate: a fraction or exponent counts, rounded down") {
+  CHECK(Verify(Signed(R"({"sub":"alice","exp":2000000000.5})")) == JwtError::kOk);
+  CHECK(Verify(Signed(R"({"sub":"alice","exp":2000000000.0})")) == JwtError::kOk);
+  CHECK(Verify(Signed(R"({"sub":"alice","exp":2e9})")) == JwtError::kOk);
+  CHECK(Verify(Signed(R"({"sub":"alice","exp":2.0E+9})")) == JwtError::kOk);
+  const std::string at = std::to_string(kNow) + ".9";
+  CHECK(Verify(Signed(R"({"sub":"a","exp":)" + at + "}"), kNow + 60) == JwtError::kOk);
+  CHECK(Verify(Signed(R"({"sub":"a","exp":)" + at + "}"), kNow + 61) == JwtError::kExpired);
+  CHECK(Verify(Signed(R"({"sub":"a","exp":-0.5})"), kNow) == JwtError::kExpired);
+  Claims claims;
+  REQUIRE(VerifyHs256(Signed(R"({"sub":"a","exp":2000000000.75})"), kSecret, kNow, &claims) ==
+          JwtError::kOk);
+  CHECK(claims.exp == 2000000000);
+}
+
+TEST_CASE("jwt: rejects an exp that is not a number within int64") {
   CHECK(Verify(Signed(R"({"sub":"alice","exp":"2000000000"})")) == JwtError::kNoExp);
-  CHECK(Verify(Signed(R"({"sub":"alice","exp":2000000000.5})")) == JwtError::kNoExp);
-  CHECK(Verify(Signed(R"({"sub":"alice","exp":2000000000.0})")) == JwtError::kNoExp);
-  CHECK(Verify(Signed(R"({"sub":"alice","exp":2e9})")) == JwtError::kNoExp);
   CHECK(Verify(Signed(R"({"sub":"alice","exp":null})")) == JwtError::kNoExp);
   CHECK(Verify(Signed(R"({"sub":"alice","exp":true})")) == JwtError::kNoExp);
   CHECK(Verify(Signed(R"({"sub":"alice","exp":[2000000000]})")) == JwtError::kNoExp);
   CHECK(Verify(Signed(R"({"sub":"alice","exp":9223372036854775808})")) == JwtError::kNoExp);
+  CHECK(Verify(Signed(R"({"sub":"alice","exp":1e19})")) == JwtError::kNoExp);
+  CHECK(Verify(Signed(R"({"sub":"alice","exp":-1e19})")) == JwtError::kNoExp);
+  CHECK(Verify(Signed(R"({"sub":"alice","exp":1e400})")) == JwtError::kNoExp);
 }
 
-TEST_CASE("jwt: ignores an iat that is not an integer") {
+TEST_CASE("jwt: ignores an iat that is not a number") {
   Claims claims;
-  REQUIRE(VerifyHs256(Signed(R"({"sub":"a","exp":2000000000,"iat":1.5})"), kSecret, kNow,
+  REQUIRE(VerifyHs256(Signed(R"({"sub":"a","exp":2000000000,"iat":"1"})"), kSecret, kNow,
                       &claims) == JwtError::kOk);
   CHECK(claims.iat == 0);
+  REQUIRE(VerifyHs256(Signed(R"({"sub":"a","exp":2000000000,"iat":1.5})"), kSecret, kNow,
+                      &claims) == JwtError::kOk);
+  CHECK(claims.iat == 1);
 }
 
 TEST_CASE("jwt: rejects a missing sub") {
