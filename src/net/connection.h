@@ -28,6 +28,9 @@ struct Connection {
     kDraining = 1 << 5,       // no new output accepted (slow consumer, closing)
     kReadPaused = 1 << 6,
     kPollRead = 1 << 7,       // EPOLLIN is registered
+    // The handler wants OnDrained once `out` is empty (NotifyWhenDrained):
+    // writability is watched until then, even with nothing queued.
+    kNotifyDrained = 1 << 8,
   };
 
   OutQueue* out = nullptr;      // null while nothing is pending

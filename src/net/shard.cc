@@ -284,7 +284,14 @@ void Shard::OnReady() {
 // left to the caller.
 bool Shard::OnConnEvents(Connection* c, uint32_t events, bool read) {
   if (c->closed()) return false;
-  if (events & EPOLLOUT) Flush(c);
+  if (events & EPOLLOUT) {
+    Flush(c);
+    if (!c->closed() && (c->flags & Connection::kNotifyDrained) && c->out == nullptr) {
+      c->flags &= uint16_t(~Connection::kNotifyDrained);
+      UpdatePoll(c);
+      handler_->OnDrained(c);
+    }
+  }
   if (c->closed()) return false;
   if ((events & (EPOLLERR | EPOLLHUP)) && (c->flags & Connection::kReadPaused)) {
     // Reading is paused but the socket failed or both sides are shut: no
@@ -665,12 +672,15 @@ size_t Shard::FlushBatch(size_t i, size_t* keep) {
 }
 
 // Registers the events the connection needs now: readable unless paused,
-// writable while output is queued. Skips the epoll_ctl when nothing changes.
+// writable while output is queued or a drain is to be reported. Skips the
+// epoll_ctl when nothing changes.
 void Shard::UpdatePoll(Connection* c) {
   if (c->closed()) return;
   uint16_t want = 0;
   if (!(c->flags & Connection::kReadPaused)) want |= Connection::kPollRead;
-  if (c->out != nullptr && !c->out->empty()) want |= Connection::kWatchWritable;
+  if ((c->out != nullptr && !c->out->empty()) || (c->flags & Connection::kNotifyDrained)) {
+    want |= Connection::kWatchWritable;
+  }
   uint16_t have = c->flags & (Connection::kPollRead | Connection::kWatchWritable);
   if (want == have) return;
   c->flags = uint16_t((c->flags & ~(Connection::kPollRead | Connection::kWatchWritable)) | want);
@@ -690,6 +700,11 @@ void Shard::PauseReading(Connection* c) {
 
 void Shard::ResumeReading(Connection* c) {
   c->flags &= uint16_t(~Connection::kReadPaused);
+  UpdatePoll(c);
+}
+
+void Shard::NotifyWhenDrained(Connection* c) {
+  c->flags |= Connection::kNotifyDrained;
   UpdatePoll(c);
 }
 

@@ -71,6 +71,9 @@ class ShardHandler {
   // Once per loop turn, before queued output is flushed and the loop blocks
   // (to post batched cross-shard messages).
   virtual void OnLoopEnd() {}
+  // The output of a connection that asked (Shard::NotifyWhenDrained) has all
+  // been written. Called from the connection's I/O event, like OnData.
+  virtual void OnDrained(Connection*) {}
 };
 
 struct ShardOptions {
@@ -156,6 +159,9 @@ class Shard {
   void CloseNow(Connection* c);
   void PauseReading(Connection* c);
   void ResumeReading(Connection* c);
+  // Calls the handler's OnDrained once everything queued for `c` is written
+  // (at the next writable event: never from inside the call that queued).
+  void NotifyWhenDrained(Connection* c);
   // Calls f(c) for every open connection.
   template <typename F>
   void ForEach(F&& f);

@@ -337,14 +337,7 @@ void Session::HttpRespond(void* conn, int status, std::string_view json) {
     shard_->CloseAfterFlush(c);
     return;
   }
-  if (!st->backlog.empty()) {
-    std::string rest;
-    rest.swap(st->backlog);
-    shard_->ResumeReading(c);
-    OnHttpData(c, reinterpret_cast<uint8_t*>(rest.data()), rest.size());
-  } else {
-    shard_->ResumeReading(c);
-  }
+  ResumeHttp(c);
 }
 
 }  // namespace longlink::server

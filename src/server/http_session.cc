@@ -79,10 +79,16 @@ void Session::OnHttpData(Conn* c, uint8_t* data, size_t len) {
   size_t off = 0;
   while (off < len && !c->draining()) {
     HttpState* st = c->http;
-    if (st->waiting.valid()) {
-      // An API request is in flight: keep the rest for after its response.
+    const bool waiting = st->waiting.valid();
+    if (waiting || c->pending_bytes() > kHttpHeldOutput) {
+      // An API request is in flight, or more responses are queued than the
+      // client has taken: keep the rest, reading paused, for after the
+      // response (HttpRespond) or the drain (OnDrained). Responses keep their
+      // order, and a client that pipelines requests without reading their
+      // answers holds at most this much of them.
       st->backlog.append(reinterpret_cast<const char*>(data) + off, len - off);
       shard_->PauseReading(c);
+      if (!waiting) shard_->NotifyWhenDrained(c);
       return;
     }
     size_t used = 0;
@@ -123,6 +129,20 @@ void Session::OnHttpData(Conn* c, uint8_t* data, size_t len) {
     if (!go_on) return;
     st->parser.Next();
   }
+}
+
+void Session::OnDrained(net::Connection* nc) {
+  auto* c = static_cast<Conn*>(nc);
+  if (c->kind != kHttp || c->draining() || c->http->waiting.valid()) return;
+  ResumeHttp(c);
+}
+
+void Session::ResumeHttp(Conn* c) {
+  shard_->ResumeReading(c);
+  if (c->http->backlog.empty()) return;
+  std::string rest;
+  rest.swap(c->http->backlog);
+  OnHttpData(c, reinterpret_cast<uint8_t*>(rest.data()), rest.size());
 }
 
 void Session::Respond(Conn* c, const http::Request& req, int status, std::string_view type,

@@ -41,6 +41,7 @@ class Session : public net::ShardHandler, public core::Sink {
   void OnShutdown() override;
   void OnLoopEnd() override;
   void OnQuiesce() override;
+  void OnDrained(net::Connection* c) override;
 
   // core::Sink: how the messaging core writes to this shard's connections.
   void Write(void* conn, std::string_view json) override;
@@ -61,6 +62,8 @@ class Session : public net::ShardHandler, public core::Sink {
   friend struct WsHandler;
   // http_session.cc
   void OnHttpData(Conn* c, uint8_t* data, size_t len);
+  // Reading again after a pause (HttpState::backlog): the bytes kept first.
+  void ResumeHttp(Conn* c);
   // Returns false when the connection is done with HTTP (closed or upgraded).
   bool HandleRequest(Conn* c, const http::Request& req, bool* upgraded);
   void HttpError(Conn* c, int status, const char* code, const char* msg, bool close,
@@ -142,6 +145,10 @@ class Session : public net::ShardHandler, public core::Sink {
   std::unique_ptr<net::Outbox<net::ShardMsg>> outbox_;
   bool quiesced_ = false;  // OnQuiesce ran: no loop end will flush outbox_ any more
 };
+
+// Queued HTTP responses past which a connection's later pipelined requests
+// wait, reading paused, until the client has taken them (Session::OnDrained).
+inline constexpr size_t kHttpHeldOutput = 256 * 1024;
 
 // Shard message kinds of the protocol layer, apart from core::MsgKind's.
 inline constexpr int kSsePostMsg = 1000;

@@ -1,7 +1,9 @@
 // HTTP/1.1 on the plain endpoints: /healthz, /readyz, /metrics, errors,
 // keep-alive, pipelining, timeouts. Every case starts its own server and
 // speaks raw bytes to it.
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -207,6 +209,53 @@ TEST_CASE("http: pipelined requests in one write get responses in order") {
     CHECK(r.status == w);
   }
   CHECK(c.conn().buffer().empty());
+}
+
+// The server's resident memory in KiB (VmRSS), 0 if unknown.
+long RssKib(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+// A client that pipelines requests without reading the answers gets no
+// more than a bounded amount of them queued: the rest wait unread (reading
+// paused) and are answered, in order, as the client takes the earlier ones.
+TEST_CASE("http: pipelined requests whose answers are not read hold bounded memory") {
+  Server srv;
+  LL_START(srv);
+  HttpClient c;
+  REQUIRE(c.Connect(srv.port()));
+  HttpResponse one;
+  REQUIRE(c.Send(Request("GET", "/metrics")));
+  REQUIRE_MESSAGE(c.ReadResponse(&one), c.error());
+  REQUIRE(one.status == 200);
+  const size_t each = one.body.size();
+  REQUIRE(each > 8000);
+  constexpr int kN = 3000;  // ~55 MB of answers, ~120 KB of requests
+  std::string batch;
+  for (int i = 0; i < kN; i++) batch += Request("GET", "/metrics");
+  const long before = RssKib(srv.pid());
+  REQUIRE(before > 0);
+  REQUIRE(c.Send(batch));
+  std::this_thread::sleep_for(1500ms);
+  const long after = RssKib(srv.pid());
+  INFO("RSS " << before << " KiB -> " << after << " KiB; answers " << kN * each / 1024 << " KiB");
+  CHECK(after - before < 16 * 1024);
+  for (int i = 0; i < kN; i++) {
+    HttpResponse r;
+    REQUIRE_MESSAGE(c.ReadResponse(&r), "answer " << i << ": " << c.error());
+    REQUIRE(r.status == 200);
+    REQUIRE(r.body.size() > each / 2);
+  }
+  CHECK(c.conn().buffer().empty());
+  REQUIRE(c.Send(Request("GET", "/healthz")));
+  HttpResponse last;
+  REQUIRE_MESSAGE(c.ReadResponse(&last), c.error());
+  CHECK(last.status == 200);
 }
 
 TEST_CASE("http: a request split into single bytes is answered") {
