@@ -36,6 +36,11 @@ struct HttpState {
   core::ConnRef waiting;
   bool keep_alive = true;  // of the waiting request
   std::string backlog;
+  // The client's last progress taking our answers (the queue shrank or
+  // drained), and the queue's size at the last tick: a client still taking a
+  // long answer is not idle (Session::TickHttp).
+  uint32_t progress_ms = 0;
+  size_t last_pending = 0;
 };
 
 // A /ws connection (before hello, `session` is null) or an SSE stream (its

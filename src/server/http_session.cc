@@ -2,6 +2,7 @@
 // its order because responses are written in turn, gathered by the shard's
 // cork into one write per read), the endpoints of PROTOCOL.md section 1, the
 // WebSocket upgrade, and the slow-request timeout.
+#include <algorithm>
 #include <string>
 
 #include "base/log.h"
@@ -62,6 +63,7 @@ net::Connection* Session::NewConnection() {
   auto* c = new Conn();
   c->kind = kHttp;
   c->http = new HttpState(limits_);
+  c->http->progress_ms = shard_->now_ms();
   return c;
 }
 
@@ -134,6 +136,7 @@ void Session::OnHttpData(Conn* c, uint8_t* data, size_t len) {
 void Session::OnDrained(net::Connection* nc) {
   auto* c = static_cast<Conn*>(nc);
   if (c->kind != kHttp || c->draining() || c->http->waiting.valid()) return;
+  c->http->progress_ms = shard_->now_ms();
   ResumeHttp(c);
 }
 
@@ -258,8 +261,13 @@ void Session::TickHttp(Conn* c, uint32_t now_ms) {
       shard_->metrics().request_timeouts_total.Add();
       HttpError(c, 408, "bad_request", "request not completed in time", true);
     }
-  } else if (now_ms - c->last_rx_ms >= cfg_.keepalive_timeout_s * 1000) {
-    shard_->CloseNow(c);
+  } else {
+    // Idle: nothing read, and nothing of ours taken, for keepalive_timeout.
+    const size_t pending = c->pending_bytes();
+    if (pending < st->last_pending) st->progress_ms = now_ms;
+    st->last_pending = pending;
+    const uint32_t idle = std::min(now_ms - c->last_rx_ms, now_ms - st->progress_ms);
+    if (idle >= cfg_.keepalive_timeout_s * 1000) shard_->CloseNow(c);
   }
 }
 

@@ -258,6 +258,31 @@ TEST_CASE("http: pipelined requests whose answers are not read hold bounded memo
   CHECK(last.status == 200);
 }
 
+// --keepalive-timeout closes an idle connection; one whose client is still
+// taking a long run of answers, slowly, is not idle.
+TEST_CASE("http: a client slowly taking pipelined answers outlives --keepalive-timeout") {
+  Server srv({"--keepalive-timeout", "1"});
+  LL_START(srv);
+  HttpClient c;
+  REQUIRE(c.Connect(srv.port()));
+  // ~55 MB of /metrics (far more than the socket buffers hold), taken over
+  // ~3 s: the server's side waits on the client most of that time.
+  constexpr int kN = 3000;
+  std::string batch;
+  for (int i = 0; i < kN; i++) batch += Request("GET", "/metrics");
+  REQUIRE(c.Send(batch));
+  const auto start = Clock::now();
+  for (int i = 0; i < kN; i++) {
+    HttpResponse r;
+    REQUIRE_MESSAGE(c.ReadResponse(&r), "answer " << i << ": " << c.error());
+    REQUIRE(r.status == 200);
+    if (i % 100 == 99) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(Clock::now() - start > 2500ms);
+  // Then idle: closed after the timeout.
+  CHECK(c.WaitClosed(5s));
+}
+
 TEST_CASE("http: a request split into single bytes is answered") {
   Server srv;
   LL_START(srv);
