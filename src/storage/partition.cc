@@ -87,6 +87,21 @@ Status Partition::Recover(const Visitor& visit, RecoveryStats* stats) {
     if (stats->cuts != cuts) cut_files.push_back(segs_[b].file.get());
     stats->segments++;
   }
+  // Segments are named by their first position and follow one another (a
+  // gap is fine: a cut tail). One that begins inside the one before (a stray
+  // or copied file) would take over positions of that one and hide its
+  // records from every read: refuse to go on rather than serve less.
+  for (auto it = segs_.begin(); it != segs_.end() && std::next(it) != segs_.end(); ++it) {
+    const uint64_t end = it->first + it->second.file->Size();
+    const auto& [next_base, next] = *std::next(it);
+    if (next_base < end) {
+      return Status::Invalid(next.path + " begins at position " + std::to_string(next_base) +
+                             ", inside " + it->second.path + " (which runs to " +
+                             std::to_string(end) +
+                             "): it is not a segment of this log; move it out of the data "
+                             "directory and start again");
+    }
+  }
   if (segs_.empty()) {
     s = OpenSegment(0, true);
     if (!s.ok()) return s;

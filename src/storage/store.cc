@@ -32,6 +32,7 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
     }
   }
   uint32_t version = kLogVersion;
+  const bool existing = dirs > 0 || env->Exists(meta_path);
   if (env->Exists(meta_path)) {
     std::string meta;
     s = env->ReadSmallFile(meta_path, &meta);
@@ -65,6 +66,20 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
             meta_path.c_str(), partitions, version);
   } else {
     partitions = new_partitions == 0 ? 8 : new_partitions;
+  }
+  if (existing) {
+    // A log's partition directories are all made with it: one missing means
+    // its messages are gone, and starting it again empty would hand out
+    // their seqs a second time and forget their cmids.
+    for (uint32_t i = 0; i < partitions; i++) {
+      char name[16];
+      std::snprintf(name, sizeof(name), "p%03u", i);
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        return Status::Invalid(dir + "/" + name + " is missing (the log has " +
+                               std::to_string(partitions) +
+                               " partitions): restore it, or start on a new --data-dir");
+      }
+    }
   }
   {
     char meta[128];

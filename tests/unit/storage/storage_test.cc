@@ -294,6 +294,43 @@ TEST_CASE("recovery: missing newest segment") {
   CHECK(recs.back().payload == Payload(10004));
 }
 
+// A file named like a segment that begins inside another (a stray or copied
+// file) would take over positions of that segment and hide its records:
+// recovery refuses it, and goes on once it is moved away.
+TEST_CASE("recovery: a segment file that begins inside the one before is refused") {
+  TempDir d;
+  std::string dir = d.path() + "/p000";
+  {
+    Partition p(PosixEnv(), dir, 0, 4096);
+    RecoverAll(&p);
+    FillBatches(&p, 10);
+  }
+  auto files = SegmentFiles(dir);
+  REQUIRE(files.size() >= 3);
+  size_t all = 0;
+  {
+    Partition p(PosixEnv(), dir, 0, 4096);
+    all = RecoverAll(&p).size();
+    REQUIRE(all > 0);
+  }
+  for (const char* stray : {"00000000000000000001.log", "00000000000000004000.log"}) {
+    CAPTURE(stray);
+    REQUIRE_FALSE(fs::exists(dir + "/" + stray));
+    { std::ofstream(dir + "/" + stray) << (stray[19] == '1' ? "garbage" : ""); }
+    {
+      Partition p(PosixEnv(), dir, 0, 4096);
+      RecoveryStats st;
+      Status s = p.Recover([](uint64_t, uint8_t, std::string_view) {}, &st);
+      CHECK_FALSE(s.ok());
+      CHECK(s.message().find(stray) != std::string::npos);
+      CHECK(s.message().find("inside") != std::string::npos);
+    }
+    fs::remove(dir + "/" + stray);
+    Partition p(PosixEnv(), dir, 0, 4096);
+    CHECK(RecoverAll(&p).size() == all);
+  }
+}
+
 TEST_CASE("recovery: a cut in a sealed segment keeps the later segments") {
   TempDir d;
   std::string dir = d.path() + "/p000";
@@ -575,6 +612,27 @@ TEST_CASE("store: LONGLINK carries the format version, and old directories keep 
   meta.clear();  // (ReadSmallFile appends)
   REQUIRE(PosixEnv()->ReadSmallFile(dir + "/LONGLINK", &meta).ok());
   CHECK(meta == "longlink-log 9\npartitions 4\n");
+}
+
+// A log's partition directories are made with it; one gone means its
+// messages are gone, and making it again would reuse their seqs.
+TEST_CASE("store: a missing partition directory is refused, not made again") {
+  TempDir d;
+  std::string dir = d.path() + "/data";
+  {
+    auto st = Store::Open(PosixEnv(), dir, 8, 1 << 20);
+    REQUIRE(st.ok());
+  }
+  fs::remove_all(dir + "/p003");
+  auto st = Store::Open(PosixEnv(), dir, 8, 1 << 20);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.status().message().find("p003 is missing") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir + "/p003"));
+  // Without LONGLINK too (the directories then say how many there are).
+  fs::remove(dir + "/LONGLINK");
+  CHECK_FALSE(Store::Open(PosixEnv(), dir, 8, 1 << 20).ok());
+  fs::create_directory(dir + "/p003");
+  CHECK(Store::Open(PosixEnv(), dir, 8, 1 << 20).ok());
 }
 
 TEST_CASE("store: a cut or missing LONGLINK file is rebuilt from the partition directories") {
