@@ -32,7 +32,10 @@ struct BadValue : std::runtime_error {
 
 uint64_t Bytes(const std::string& flag, const std::string& v, uint64_t min = 0) {
   auto b = ParseBytes(v);
-  if (!b || *b < min) throw BadValue(flag + ": invalid size '" + v + "' (bytes, or with KiB/MiB/GiB)");
+  if (!b || *b < min) {
+    throw BadValue(flag + ": invalid size '" + v + "' (bytes, or with KiB/MiB/GiB" +
+                   (min > 0 ? "; at least " + std::to_string(min) : std::string()) + ")");
+  }
   return *b;
 }
 
@@ -51,7 +54,21 @@ uint64_t Uint(const std::string& flag, const std::string& v, uint64_t min, uint6
   return *n;
 }
 
+// A secret or key is a short line; anything but a regular file of at most
+// this much is refused before it is read (a FIFO would block the start, a
+// device like /dev/zero never end).
+constexpr off_t kMaxSecretFile = 64 * 1024;
+
 std::string ReadSecretFile(const std::string& flag, const std::string& path) {
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0) {
+    throw BadValue(flag + ": cannot read '" + path + "': " + std::strerror(errno));
+  }
+  if (S_ISDIR(sb.st_mode)) throw BadValue(flag + ": '" + path + "' is a directory");
+  if (!S_ISREG(sb.st_mode)) throw BadValue(flag + ": '" + path + "' is not a regular file");
+  if (sb.st_size > kMaxSecretFile) {
+    throw BadValue(flag + ": '" + path + "' is larger than 64 KiB (a secret is one short line)");
+  }
   std::ifstream f(path, std::ios::binary);
   if (!f) throw BadValue(flag + ": cannot read '" + path + "': " + std::strerror(errno));
   std::stringstream ss;

@@ -1,7 +1,11 @@
 // Process lifecycle: heartbeat pings and timeouts, graceful shutdown on
 // SIGTERM/SIGINT, and the command line (--version, --help, bad flags).
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -210,6 +214,42 @@ TEST_CASE("cli: a port another server listens on exits non-zero with one line on
 
 TEST_CASE("cli: --listen without a port exits non-zero with one line on stderr") {
   ExpectOneLineFailure({"--listen", "nohost", "--storage", "memory"});
+}
+
+// A secret or key file is a short regular file: a directory, a FIFO (which
+// would block the start) or a device that never ends (/dev/zero) is refused
+// with one line, before anything is read.
+TEST_CASE("cli: a secret or key file that is not a short regular file is refused at once") {
+  struct Dir {
+    std::string path = (std::filesystem::temp_directory_path() / "ll-secret-XXXXXX").string();
+    Dir() { REQUIRE(::mkdtemp(path.data()) != nullptr); }
+    ~Dir() { std::filesystem::remove_all(path); }
+  } d;
+  const std::string fifo = d.path + "/fifo", big = d.path + "/big";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  { std::ofstream(big) << std::string(70000, 'k'); }
+  const std::pair<const char*, const char*> cases[] = {{"/dev/zero", "not a regular file"},
+                                                       {"/dev/null", "not a regular file"},
+                                                       {"", "is a directory"},
+                                                       {"fifo", "not a regular file"},
+                                                       {"big", "larger than 64 KiB"},
+                                                       {"missing", "cannot read"}};
+  for (const char* flag : {"--jwt-secret-file", "--api-key-file"}) {
+    for (const auto& [name, says] : cases) {
+      std::string path = name[0] == '/' ? name : d.path + (name[0] ? "/" : "") + name;
+      INFO(flag << " " << path);
+      RunResult r = RunBinary({flag, path, "--storage", "memory", "--listen", "127.0.0.1:0"});
+      INFO("stderr: " << r.err);
+      CHECK(!r.timed_out);
+      CHECK(r.exited());
+      CHECK(r.exit_code() != 0);
+      CHECK(CountLines(r.err) == 1);
+      CHECK(r.err.find(says) != std::string::npos);
+    }
+  }
+  RunResult t = RunBinary({"token", "--user", "alice", "--jwt-secret-file", fifo});
+  CHECK(!t.timed_out);
+  CHECK(t.err.find("not a regular file") != std::string::npos);
 }
 
 TEST_CASE("cli: bad values of enumerated options exit non-zero with one line on stderr") {
