@@ -111,7 +111,12 @@ class PosixLock : public FileLock {
 class Posix : public Env {
  public:
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // A directory is locked through a descriptor of its own (it cannot be
+    // unlinked while it holds files, as a lock file can).
+    struct stat st;
+    const bool dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    int fd = dir ? ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                 : ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return Errno("open " + path);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       Status s = errno == EWOULDBLOCK

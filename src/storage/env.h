@@ -48,7 +48,7 @@ class Env {
  public:
   virtual ~Env() = default;
   // Creates `path` if needed and locks it (flock, exclusive, not waiting):
-  // fails if another process holds it.
+  // fails if another process holds it. A directory is locked as it is.
   virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path) = 0;
   // Opens (creating it when `create`) a file for appending and reading.
   virtual Result<std::unique_ptr<File>> Open(const std::string& path, bool create) = 0;

@@ -14,6 +14,10 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
   Status s = env->MakeDir(dir);
   if (!s.ok()) return s;
   // One process per directory: two would both append at the same positions.
+  // The directory itself is locked, so that deleting LOCK lets no second
+  // process in; LOCK is locked too, as builds before this one did.
+  auto dir_lock = env->Lock(dir);
+  if (!dir_lock.ok()) return dir_lock.status();
   auto lock = env->Lock(dir + "/" + kLockFile);
   if (!lock.ok()) return lock.status();
   std::string meta_path = dir + "/" + kMetaFile;
@@ -101,6 +105,7 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
   }
   std::unique_ptr<Store> st(new Store(env, dir));
   st->lock_ = std::move(lock.value());
+  st->dir_lock_ = std::move(dir_lock.value());
   st->version_ = version;
   for (uint32_t i = 0; i < partitions; i++) {
     char name[16];

@@ -37,7 +37,8 @@ class Store {
   std::string dir_;
   uint32_t version_ = kLogVersion;
   std::vector<std::unique_ptr<Partition>> parts_;
-  std::unique_ptr<FileLock> lock_;  // on LOCK, while the store is open
+  std::unique_ptr<FileLock> lock_;      // on LOCK, while the store is open
+  std::unique_ptr<FileLock> dir_lock_;  // on the directory itself, likewise
 };
 
 }  // namespace longlink::storage

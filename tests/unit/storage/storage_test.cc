@@ -616,6 +616,22 @@ TEST_CASE("store: LONGLINK carries the format version, and old directories keep 
 
 // A log's partition directories are made with it; one gone means its
 // messages are gone, and making it again would reuse their seqs.
+// One process per data directory; the directory itself is locked, so a
+// deleted LOCK file lets no second one in.
+TEST_CASE("store: a second open of a directory is refused, LOCK deleted or not") {
+  TempDir d;
+  std::string dir = d.path() + "/data";
+  auto first = Store::Open(PosixEnv(), dir, 4, 1 << 20);
+  REQUIRE(first.ok());
+  auto second = Store::Open(PosixEnv(), dir, 4, 1 << 20);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().message().find("is locked") != std::string::npos);
+  REQUIRE(fs::remove(dir + "/LOCK"));
+  CHECK_FALSE(Store::Open(PosixEnv(), dir, 4, 1 << 20).ok());
+  first.value().reset();
+  CHECK(Store::Open(PosixEnv(), dir, 4, 1 << 20).ok());
+}
+
 TEST_CASE("store: a missing partition directory is refused, not made again") {
   TempDir d;
   std::string dir = d.path() + "/data";
