@@ -81,7 +81,10 @@ void Session::OnWsData(Conn* c, uint8_t* data, size_t len) {
   uint16_t rc = c->rx.Consume(data, len, h);
   if (rc >= 1000) {
     shard_->metrics().ws_protocol_errors_total.Add();
-    CloseWs(c, rc, rc == ws::close_code::kTooBig ? "message too big" : "protocol error");
+    CloseWs(c, rc,
+            rc == ws::close_code::kTooBig          ? "message too big"
+            : rc == ws::close_code::kInvalidPayload ? "invalid UTF-8"
+                                                    : "protocol error");
   }
 }
 

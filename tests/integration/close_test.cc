@@ -112,6 +112,14 @@ TEST_CASE("close: invalid UTF-8 in a text message closes with 1007") {
     INFO("payload bytes: " << std::string(payload).size());
     ExpectFailure(fx.srv, fx.bystander, EncodeFrame(op::kText, payload), 1007);
   }
+  // The close says why.
+  WsClient ws;
+  REQUIRE_MESSAGE(ws.Connect(fx.srv.port()), ws.error());
+  REQUIRE(ws.SendRaw(EncodeFrame(op::kText, "\xFF")));
+  Frame f;
+  REQUIRE(ws.ReadFrame(&f) == IoStatus::kOk);
+  CHECK(f.CloseCode() == 1007);
+  CHECK(f.CloseReason() == "invalid UTF-8");
 }
 
 TEST_CASE("close: invalid UTF-8 in an unfinished first fragment closes with 1007 at once") {
