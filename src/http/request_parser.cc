@@ -235,6 +235,9 @@ struct RequestParser::Impl {
           self->expect_continue = true;
         }
       }
+      // The head, readable before the body (TakeContinue), to answer at once
+      // what the head decides (a missing API key).
+      if (self->expect_continue) self->BuildRequest(false);
     }
     return 0;
   }

@@ -78,7 +78,9 @@ class RequestParser {
   // complete (for the slow-request timeout).
   bool in_progress() const;
   // True once per request whose headers asked "Expect: 100-continue" and
-  // whose body has not all arrived: the caller answers "100 Continue".
+  // whose body has not all arrived: the caller answers "100 Continue", or
+  // the final answer if the head decides it. request() then has the request
+  // line and headers, without the body (valid until the next Feed).
   bool TakeContinue();
   // Resets for the next pipelined request.
   void Next();

@@ -98,6 +98,12 @@ void Session::OnHttpData(Conn* c, uint8_t* data, size_t len) {
     off += used;
     if (state == http::RequestParser::State::kNeedMore) {
       if (st->parser.TakeContinue()) {
+        if (ApiKeyMissing(st->parser.request())) {
+          // The answer is known from the head (401 before any other check):
+          // no 100 Continue, so the client does not send a body for nothing.
+          HttpError(c, 401, "unauthorized", "missing or wrong API key", true);
+          return;
+        }
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         shard_->Send(c, kContinue.data(), kContinue.size());
       }

@@ -403,5 +403,23 @@ TEST_CASE("msg: a POST with Expect: 100-continue is answered 100 Continue, then 
   CHECK(r.status == 200);
 }
 
+// Without the key the answer is 401 whatever the body: given at once, from
+// the head, instead of a 100 that would have the client send the body.
+TEST_CASE("msg: Expect: 100-continue without the API key gets 401 at once, no 100") {
+  Secrets s;
+  Server srv(MsgArgs(s));
+  LL_START(srv);
+  HttpClient c;
+  REQUIRE(c.Connect(srv.port()));
+  REQUIRE(c.Send("POST /api/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+                 "Content-Type: application/json\r\nContent-Length: 5000\r\n"
+                 "Expect: 100-continue\r\n\r\n"));
+  HttpResponse r;
+  REQUIRE_MESSAGE(c.ReadResponse(&r), c.error());
+  CHECK(r.status == 401);
+  CHECK(r.body.find("unauthorized") != std::string::npos);
+  CHECK(c.WaitClosed(2s));
+}
+
 }  // namespace
 }  // namespace longlink::test
