@@ -50,6 +50,19 @@ std::vector<std::string> SegmentFiles(const std::string& dir) {
 
 uint64_t FileSize(const std::string& path) { return uint64_t(fs::file_size(path)); }
 
+// A partition in `dir` written with 10 batches over 4 KiB segments, closed;
+// returns its segment files (three or more), oldest first.
+std::vector<std::string> WriteSegments(const std::string& dir) {
+  {
+    Partition p(PosixEnv(), dir, 0, 4096);
+    RecoverAll(&p);
+    FillBatches(&p, 10);
+  }
+  auto files = SegmentFiles(dir);
+  REQUIRE(files.size() >= 3);
+  return files;
+}
+
 void AppendBytes(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::app);
   f.write(bytes.data(), std::streamsize(bytes.size()));
@@ -271,13 +284,7 @@ TEST_CASE("recovery: garbage tail") {
 TEST_CASE("recovery: missing newest segment") {
   TempDir d;
   std::string dir = d.path() + "/p000";
-  {
-    Partition p(PosixEnv(), dir, 0, 4096);
-    RecoverAll(&p);
-    FillBatches(&p, 10);
-  }
-  auto files = SegmentFiles(dir);
-  REQUIRE(files.size() >= 3);
+  auto files = WriteSegments(dir);
   fs::remove(dir + "/" + files.back());
   size_t expect = 0;
   {
@@ -300,13 +307,7 @@ TEST_CASE("recovery: missing newest segment") {
 TEST_CASE("recovery: a segment file that begins inside the one before is refused") {
   TempDir d;
   std::string dir = d.path() + "/p000";
-  {
-    Partition p(PosixEnv(), dir, 0, 4096);
-    RecoverAll(&p);
-    FillBatches(&p, 10);
-  }
-  auto files = SegmentFiles(dir);
-  REQUIRE(files.size() >= 3);
+  auto files = WriteSegments(dir);
   size_t all = 0;
   {
     Partition p(PosixEnv(), dir, 0, 4096);
@@ -334,13 +335,7 @@ TEST_CASE("recovery: a segment file that begins inside the one before is refused
 TEST_CASE("recovery: a cut in a sealed segment keeps the later segments") {
   TempDir d;
   std::string dir = d.path() + "/p000";
-  {
-    Partition p(PosixEnv(), dir, 0, 4096);
-    RecoverAll(&p);
-    FillBatches(&p, 10);
-  }
-  auto files = SegmentFiles(dir);
-  REQUIRE(files.size() >= 3);
+  auto files = WriteSegments(dir);
   uint64_t size0 = FileSize(dir + "/" + files[0]);
   REQUIRE(::truncate((dir + "/" + files[0]).c_str(), off_t(size0 - 3)) == 0);
   Partition p(PosixEnv(), dir, 0, 4096);
