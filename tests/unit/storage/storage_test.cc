@@ -307,7 +307,7 @@ TEST_CASE("recovery: missing newest segment") {
 TEST_CASE("recovery: a segment file that begins inside the one before is refused") {
   TempDir d;
   std::string dir = d.path() + "/p000";
-  auto files = WriteSegments(dir);
+  WriteSegments(dir);
   size_t all = 0;
   {
     Partition p(PosixEnv(), dir, 0, 4096);
