@@ -187,28 +187,30 @@ void Hub::OnDurable(ConvState* c, Op* op, const StoredMsg& m, bool ok) {
   r.conv = c->id;
   r.seq = m.seq;
   r.ts = m.ts;
-  const int owner = UserOwner(op->user);
+  if (!ok) {
+    SendError(op->origin, int(ErrorCode::kInternal), "the message could not be stored");
+  } else {
+    if (m.seq > c->durable_seq) c->durable_seq = m.seq;
+    SendAck(op, c->id, m.seq, m.ts, false, op->created_us);
+    if (!c->group && m.seq == 1) {
+      ForEachMember(c, [&](std::string_view u) { IndexConv(std::string(u), c->id, true); });
+    }
+    FanOut(c, m.frame, op->origin.http ? nullptr : &op->origin.conn, &c->id, m.seq,
+           op->created_us);
+  }
+  // The cmid's record after the answer: repeats that waited for it (their
+  // dup acks) come after the first one's ack. Until it lands, the user's
+  // owner keeps the cmid in flight, so a repeat sent meanwhile waits too.
+  const int owner = UserOwner(r.user);
   if (owner == id_) {
     OnDedupRecord(&r);  // what Post would do at once, without the allocation
   } else {
     Post(owner, new DedupRecord(std::move(r)));
   }
-  if (!ok) {
-    SendError(op->origin, int(ErrorCode::kInternal), "the message could not be stored");
-    delete op;
-    return;
-  }
-  if (m.seq > c->durable_seq) c->durable_seq = m.seq;
-  SendAck(op, c->id, m.seq, m.ts, false, op->created_us);
-  if (!c->group && m.seq == 1) {
-    ForEachMember(c, [&](std::string_view u) { IndexConv(std::string(u), c->id, true); });
-  }
-  FanOut(c, m.frame, op->origin.http ? nullptr : &op->origin.conn, &c->id, m.seq,
-         op->created_us);
   delete op;
   // A batch of group messages becomes many megabytes of output: write it as
   // it builds up (net::Shard::FlushIfDue) rather than all at the turn's end.
-  shard_->FlushIfDue();
+  if (ok) shard_->FlushIfDue();
 }
 
 void Hub::OnStateDurable(Op* op, bool ok) {

@@ -230,6 +230,31 @@ TEST_CASE("msg: a repeated cmid with a malformed to or a body over max_body is s
   LL_EXPECT_NO_FRAME(b, 300ms);
 }
 
+// A repeat that arrives while the first send is being stored waits for it
+// and is answered after it: the first ack, then the dup.
+TEST_CASE("msg: on the log, a repeat pipelined behind its first send is answered after it") {
+  Secrets s;
+  Server srv(MsgArgs(s, {"--storage", "disk", "--fsync", "always", "--threads", "2"}));
+  LL_START(srv);
+  ImClient a;
+  LL_LOGIN(a, srv.port(), "alice", "phone");
+  for (int i = 1; i <= 20; i++) {
+    INFO("round " << i);
+    const std::string cmid = "r-" + std::to_string(i);
+    REQUIRE(a.ws().SendRaw(EncodeFrame(op::kText, SendFrame("u:bob", cmid, "1", 2 * i)) +
+                           EncodeFrame(op::kText, SendFrame("u:bob", cmid, "2", 2 * i + 1))));
+    Json first, second;
+    REQUIRE_MESSAGE(a.Next(&first), a.error());
+    REQUIRE_MESSAGE(a.Next(&second), a.error());
+    INFO(first << "\n" << second);
+    CHECK(first.Int("id") == 2 * i);
+    CHECK_FALSE(first.Has("dup"));
+    CHECK(second.Int("id") == 2 * i + 1);
+    CHECK(second["dup"].raw() == "true");
+    CHECK(second.Int("seq") == first.Int("seq"));
+  }
+}
+
 TEST_CASE("msg: a repeated cmid from another device of the same user is a dup") {
   Secrets s;
   Server srv(MsgArgs(s));
