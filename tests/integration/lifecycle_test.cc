@@ -1,11 +1,8 @@
 // Process lifecycle: heartbeat pings and timeouts, graceful shutdown on
 // SIGTERM/SIGINT, and the command line (--version, --help, bad flags).
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include "support/http_client.h"
+#include "support/msg_env.h"
 #include "support/server.h"
 #include "support/ws_client.h"
 
@@ -220,14 +218,10 @@ TEST_CASE("cli: --listen without a port exits non-zero with one line on stderr")
 // would block the start) or a device that never ends (/dev/zero) is refused
 // with one line, before anything is read.
 TEST_CASE("cli: a secret or key file that is not a short regular file is refused at once") {
-  struct Dir {
-    std::string path = (std::filesystem::temp_directory_path() / "ll-secret-XXXXXX").string();
-    Dir() { REQUIRE(::mkdtemp(path.data()) != nullptr); }
-    ~Dir() { std::filesystem::remove_all(path); }
-  } d;
-  const std::string fifo = d.path + "/fifo", big = d.path + "/big";
+  Secrets d;  // a temporary directory (its two files are not used here)
+  const std::string fifo = d.dir() + "/fifo";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-  { std::ofstream(big) << std::string(70000, 'k'); }
+  d.Write("big", std::string(70000, 'k'));
   const std::pair<const char*, const char*> cases[] = {{"/dev/zero", "not a regular file"},
                                                        {"/dev/null", "not a regular file"},
                                                        {"", "is a directory"},
@@ -236,7 +230,7 @@ TEST_CASE("cli: a secret or key file that is not a short regular file is refused
                                                        {"missing", "cannot read"}};
   for (const char* flag : {"--jwt-secret-file", "--api-key-file"}) {
     for (const auto& [name, says] : cases) {
-      std::string path = name[0] == '/' ? name : d.path + (name[0] ? "/" : "") + name;
+      std::string path = name[0] == '/' ? name : d.dir() + (name[0] ? "/" : "") + name;
       INFO(flag << " " << path);
       RunResult r = RunBinary({flag, path, "--storage", "memory", "--listen", "127.0.0.1:0"});
       INFO("stderr: " << r.err);
