@@ -9,6 +9,17 @@
 
 namespace longlink::storage {
 
+namespace {
+
+// Partition i's directory under the data dir: p000, p001, ...
+std::string PartitionDirName(uint32_t i) {
+  char name[16];
+  std::snprintf(name, sizeof(name), "p%03u", i);
+  return name;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
                                            uint32_t new_partitions, uint64_t segment_size) {
   Status s = env->MakeDir(dir);
@@ -76,8 +87,7 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
     // its messages are gone, and starting it again empty would hand out
     // their seqs a second time and forget their cmids.
     for (uint32_t i = 0; i < partitions; i++) {
-      char name[16];
-      std::snprintf(name, sizeof(name), "p%03u", i);
+      const std::string name = PartitionDirName(i);
       if (std::find(names.begin(), names.end(), name) == names.end()) {
         return Status::Invalid(dir + "/" + name + " is missing (the log has " +
                                std::to_string(partitions) +
@@ -92,9 +102,7 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
     if (!env->Exists(meta_path) || !env->ReadSmallFile(meta_path, &cur).ok() || cur != meta) {
       // Partition directories first, so that a LONGLINK file always has them.
       for (uint32_t i = 0; i < partitions; i++) {
-        char name[16];
-        std::snprintf(name, sizeof(name), "/p%03u", i);
-        s = env->MakeDir(dir + name);
+        s = env->MakeDir(dir + "/" + PartitionDirName(i));
         if (!s.ok()) return s;
       }
       s = env->SyncDir(dir);
@@ -108,9 +116,8 @@ Result<std::unique_ptr<Store>> Store::Open(Env* env, const std::string& dir,
   st->dir_lock_ = std::move(dir_lock.value());
   st->version_ = version;
   for (uint32_t i = 0; i < partitions; i++) {
-    char name[16];
-    std::snprintf(name, sizeof(name), "p%03u", i);
-    st->parts_.push_back(std::make_unique<Partition>(env, dir + "/" + name, i, segment_size));
+    st->parts_.push_back(
+        std::make_unique<Partition>(env, dir + "/" + PartitionDirName(i), i, segment_size));
   }
   return st;
 }
