@@ -7,8 +7,19 @@
 // --drain seconds, the exactly-once check: every acked seq of d:a<i>:b<i>
 // must have been pushed to b<i> once (missing, duplicates), and nothing may
 // be pushed that was not acked.
+//
+// With --rate R the load is an open loop instead: a 1 ms timer sends the
+// R-per-second sends due so far, round-robin over the senders, whatever
+// the acks do; a sender that already has --depth in flight queues its turn
+// until an ack makes room. Latency then counts from when a send was due,
+// so the time spent queued behind a slow server is part of it (no
+// coordinated omission), and `offered_per_s` against `msgs_per_s` shows
+// whether the server kept up.
+#include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -36,7 +47,10 @@ struct Pair {
   uint32_t in_flight = 0;
   uint64_t read_high_seq = 0;  // highest seq pushed to b in the current read
   uint64_t recv_sent = 0;      // highest seq b has acknowledged with recv
+  std::deque<uint64_t> backlog;  // --rate: when each queued send was due
 };
+
+constexpr uint64_t kMaxPerTick = 100000;
 
 class ChatRun final : public Fleet {
  public:
@@ -50,7 +64,15 @@ class ChatRun final : public Fleet {
   void OnFrame(ImConn* c, uint8_t* data, size_t len) override;
   void OnReadEnd(ImConn* c) override;
 
-  void Send(uint32_t pair);
+  // Sends a<pair>'s next message; its latency counts from `due_ns`.
+  void Send(uint32_t pair, uint64_t due_ns);
+  // --rate: one send's turn for `pair`, now or once it has room.
+  void Schedule(uint32_t pair, uint64_t due_ns);
+  // --rate: sends the ones due by now.
+  void OnTick();
+  // Sends the next one after an answer made room (its queued turn under
+  // --rate, else a new one).
+  void Refill(uint32_t pair);
   void OnAck(uint32_t pair, uint8_t* data, size_t len);
   void OnPush(uint32_t pair, uint8_t* data, size_t len);
   void OnError(uint32_t pair, bool sender, uint8_t* data, size_t len);
@@ -87,6 +109,15 @@ class ChatRun final : public Fleet {
   uint64_t recvs_sent_ = 0;
   uint64_t progress_start_ = 0;
   uint64_t progress_acks_ = 0;
+  uint64_t progress_ns_ = 0;
+  // --rate
+  uint64_t publish_start_ = 0;
+  uint64_t scheduled_ = 0;  // sends due since publish_start_
+  uint64_t scheduled_at_start_ = 0;
+  uint64_t scheduled_at_end_ = 0;
+  uint32_t next_pair_ = 0;
+  uint64_t backlogged_ = 0;  // turns that had to wait for room
+  size_t backlog_max_ = 0;
 };
 
 ChatRun::ChatRun(const Options& opts) : Fleet(opts), tag_(RunTag()), scratch_(opts.size + 256) {
@@ -121,13 +152,59 @@ void ChatRun::OnAllOpen() {
     return;
   }
   phase_ = Phase::kWarmup;
-  for (uint32_t i = 0; i < pairs_.size(); ++i) {
-    for (int d = 0; d < opts_.depth; ++d) Send(i);
+  progress_start_ = uv_hrtime();
+  progress_ns_ = progress_start_;
+  if (opts_.rate > 0) {
+    publish_start_ = progress_start_;
+    loop_.StartTicker(1, [this] { OnTick(); });
+  } else {
+    for (uint32_t i = 0; i < pairs_.size(); ++i) {
+      for (int d = 0; d < opts_.depth; ++d) Send(i, uv_hrtime());
+    }
+    if (opts_.progress)
+      loop_.StartTicker(1000, [this] { PrintProgress(); });
   }
   loop_.SetTimer(opts_.warmup, [this] { StartMeasure(); });
-  if (opts_.progress) {
-    progress_start_ = uv_hrtime();
-    loop_.StartTicker(1000, [this] { PrintProgress(); });
+}
+
+void ChatRun::OnTick() {
+  uint64_t now = uv_hrtime();
+  double due = std::floor(double(now - publish_start_) / 1e9 * opts_.rate);
+  uint64_t n = due > double(scheduled_) ? uint64_t(due) - scheduled_ : 0;
+  if (n > kMaxPerTick)
+    n = kMaxPerTick;
+  scheduled_ += n;
+  for (uint64_t i = 0; i < n; ++i) {
+    Schedule(next_pair_, now);
+    next_pair_ = next_pair_ + 1 == pairs_.size() ? 0 : next_pair_ + 1;
+  }
+  if (opts_.progress && now - progress_ns_ >= 1000000000) {
+    PrintProgress();
+    progress_ns_ = now;
+  }
+}
+
+void ChatRun::Schedule(uint32_t pair, uint64_t due_ns) {
+  Pair& p = pairs_[pair];
+  if (p.in_flight < uint32_t(opts_.depth) && p.backlog.empty()) {
+    Send(pair, due_ns);
+    return;
+  }
+  p.backlog.push_back(due_ns);
+  ++backlogged_;
+  backlog_max_ = std::max(backlog_max_, p.backlog.size());
+}
+
+void ChatRun::Refill(uint32_t pair) {
+  if (phase_ != Phase::kWarmup && phase_ != Phase::kMeasure)
+    return;
+  Pair& p = pairs_[pair];
+  if (opts_.rate <= 0) {
+    Send(pair, uv_hrtime());
+  } else if (!p.backlog.empty()) {
+    uint64_t due = p.backlog.front();
+    p.backlog.pop_front();
+    Send(pair, due);
   }
 }
 
@@ -146,12 +223,14 @@ void ChatRun::StartMeasure() {
   phase_ = Phase::kMeasure;
   cpu_start_ = SampleCpu(opts_.server_pid);
   measure_start_ = cpu_start_.wall_ns;
+  scheduled_at_start_ = scheduled_;
   loop_.SetTimer(opts_.duration, [this] { EndMeasure(); });
 }
 
 void ChatRun::EndMeasure() {
   cpu_end_ = SampleCpu(opts_.server_pid);
   measure_end_ = cpu_end_.wall_ns;
+  scheduled_at_end_ = scheduled_;
   phase_ = Phase::kDrain;
   drain_start_ = measure_end_;
   loop_.StartTicker(10, [this] { CheckDrained(); });
@@ -167,16 +246,15 @@ void ChatRun::CheckDrained() {
   }
 }
 
-void ChatRun::Send(uint32_t pair) {
+void ChatRun::Send(uint32_t pair, uint64_t due_ns) {
   Pair& p = pairs_[pair];
   uint64_t id = p.next_id++;
-  uint64_t now = uv_hrtime();
-  p.send_ns[id & ring_mask_] = now;
+  p.send_ns[id & ring_mask_] = due_ns;
   ++p.in_flight;
   FrameText f(scratch_.data(), scratch_.size());
   f.Add("{\"t\":\"send\",\"id\":").Add(id).Add(",\"to\":\"u:b").Add(uint64_t(pair));
   f.Add("\",\"cmid\":\"").Add(tag_).Add(".").Add(p.next_cmid++).Add("\",\"body\":");
-  AddBody(&f, now, opts_.size);
+  AddBody(&f, due_ns, opts_.size);
   f.Add("}");
   conns_[2 * pair]->SendText(f.data(), f.size());
 }
@@ -234,8 +312,7 @@ void ChatRun::OnAck(uint32_t pair, uint8_t* data, size_t len) {
     p.acked[i] = 1;
   if (p.in_flight > 0)
     --p.in_flight;
-  if (phase_ == Phase::kWarmup || phase_ == Phase::kMeasure)
-    Send(pair);
+  Refill(pair);
 }
 
 void ChatRun::OnPush(uint32_t pair, uint8_t* data, size_t len) {
@@ -284,8 +361,7 @@ void ChatRun::OnError(uint32_t pair, bool sender, uint8_t* data, size_t len) {
   Pair& p = pairs_[pair];
   if (sender && ScanUint(data, len, "\"id\":", &id) && p.in_flight > 0) {
     --p.in_flight;
-    if (phase_ == Phase::kWarmup || phase_ == Phase::kMeasure)
-      Send(pair);
+    Refill(pair);
   }
 }
 
@@ -293,7 +369,9 @@ bool ChatRun::Report() {
   uint64_t missing = 0;
   uint64_t duplicates = 0;
   uint64_t unacked_pushes = 0;
+  uint64_t unsent = 0;  // --rate: turns still queued when the run ended
   for (const auto& p : pairs_) {
+    unsent += p.backlog.size();
     for (size_t i = 0; i < p.acked.size(); ++i) {
       if (p.acked[i] && p.pushed[i] == 0)
         ++missing;
@@ -308,18 +386,25 @@ bool ChatRun::Report() {
     secs = 0;
   CpuUse cpu = CpuBetween(cpu_start_, cpu_end_);
   double rate = secs > 0 ? double(acks_in_window_) / secs : 0;
+  double offered = secs > 0 ? double(scheduled_at_end_ - scheduled_at_start_) / secs : 0;
   uint64_t errors =
       error_frames_ + dup_acks_ + bad_frames_ + out_of_range_ + dropped_ + open_failed_;
   std::printf(
       "chat pairs=%d depth=%d size=%zu: %.0f msgs/s acked; ack p50 %.1f us p99 %.1f us"
       " p999 %.1f us; push p50 %.1f us p99 %.1f us; missing %" PRIu64 ", duplicates %" PRIu64
-      ", errors %" PRIu64 "; server cpu %.0f%%, imload cpu %.0f%%\n",
+      ", errors %" PRIu64 "; server cpu %.0f%%, imload cpu %.0f%%",
       opts_.pairs, opts_.depth, opts_.size, rate, Us(ack_lat_.ValueAtPercentile(50)),
       Us(ack_lat_.ValueAtPercentile(99)), Us(ack_lat_.ValueAtPercentile(99.9)),
       Us(push_lat_.ValueAtPercentile(50)), Us(push_lat_.ValueAtPercentile(99)), missing, duplicates,
       errors, cpu.server_pct, cpu.self_pct);
+  if (opts_.rate > 0) {
+    std::printf("; offered %.0f/s, %" PRIu64 " sends waited for room (at most %zu queued)",
+                offered, backlogged_, backlog_max_);
+  }
+  std::printf("\n");
   std::printf(
-      "RESULT mode=chat pairs=%d depth=%d size=%zu duration_s=%.2f msgs=%" PRIu64
+      "RESULT mode=chat pairs=%d depth=%d size=%zu rate=%.0f offered_per_s=%.0f backlogged=%" PRIu64
+      " backlog_max=%zu unsent=%" PRIu64 " duration_s=%.2f msgs=%" PRIu64
       " msgs_per_s=%.0f ack_p50_us=%.1f ack_p99_us=%.1f ack_p999_us=%.1f ack_max_us=%.1f"
       " push_p50_us=%.1f push_p99_us=%.1f push_p999_us=%.1f pushes=%" PRIu64 " acked_total=%" PRIu64
       " pushed_total=%" PRIu64 " missing=%" PRIu64 " duplicates=%" PRIu64 " unacked_pushes=%" PRIu64
@@ -327,7 +412,8 @@ bool ChatRun::Report() {
       " bad_frames=%" PRIu64 " open_failed=%" PRIu64 " dropped=%" PRIu64 " close_timeouts=%" PRIu64
       " imload_cpu_pct=%.1f server_cpu_pct=%.1f"
       " other_cpu_pct=%.1f steal_pct=%.1f\n",
-      opts_.pairs, opts_.depth, opts_.size, secs, acks_in_window_, rate,
+      opts_.pairs, opts_.depth, opts_.size, opts_.rate, offered, backlogged_, backlog_max_, unsent,
+      secs, acks_in_window_, rate,
       Us(ack_lat_.ValueAtPercentile(50)), Us(ack_lat_.ValueAtPercentile(99)),
       Us(ack_lat_.ValueAtPercentile(99.9)), Us(ack_lat_.max()), Us(push_lat_.ValueAtPercentile(50)),
       Us(push_lat_.ValueAtPercentile(99)), Us(push_lat_.ValueAtPercentile(99.9)), pushes_in_window_,

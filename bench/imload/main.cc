@@ -61,9 +61,16 @@ int main(int argc, char** argv) {
   chat_cmd->add_option("--pairs", chat.pairs, "Sender/receiver pairs")
       ->capture_default_str()
       ->check(CLI::Range(1, 9000));
-  chat_cmd->add_option("--depth", chat.depth, "Sends in flight per sender")
+  chat_cmd->add_option("--depth", chat.depth, "Sends in flight per sender (with --rate: the most)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  chat.rate = 0;
+  chat_cmd
+      ->add_option("--rate", chat.rate,
+                   "Sends per second in all, spread over the pairs (open loop; 0: each sender "
+                   "keeps --depth in flight)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 
   Options group;
   CLI::App* group_cmd = app.add_subcommand("group", "One publisher, many group members");

@@ -51,7 +51,8 @@ struct Options {
   // group
   std::string api_key;
   int members = 1000;
-  double rate = 1000;      // messages per second from the publisher
+  double rate = 1000;      // group: messages per second from the publisher; chat: sends
+                           // per second in all (0: closed loop)
   bool reference = false;  // echo_reference --broadcast: no API, no hello, no acks
   bool no_recv = false;    // members do not acknowledge pushes
   bool progress = false;   // chat, group: print counts every second to stderr
