@@ -23,6 +23,14 @@ using storage::PutVarint;
 
 constexpr uint64_t kIndexStride = 64;
 
+// Under --fsync always, records that nothing waits for (cursor moves,
+// last_seen) get no fsync of their own: the next one of their partition
+// covers them, or a sync at most this long after they were written. A
+// crash cannot lose them anyway (they are in the kernel); a power cut may
+// take the moves of the last moments, as section 8 allows ("a cursor may be
+// behind ..., never ahead": the messages they cover were synced first).
+constexpr uint64_t kLazySyncMs = 100;
+
 struct MsgRec {
   uint64_t seq = 0, ts = 0, prev = 0;
   std::string_view conv, from, device, cmid, body;
@@ -266,7 +274,7 @@ void DiskEngine::Flush() {
     if (stopped_) {
       SyncNow(pt);
     } else if (opts_.fsync == FsyncPolicy::kAlways) {
-      MaybeSync(pt);
+      SyncIfWaited(pt);
     } else {
       Complete(pt, pt->p->written_end());
     }
@@ -341,7 +349,21 @@ void DiskEngine::OnWorkDone(uv_work_t* w, int) {
   }
   if (self->opts_.fsync == FsyncPolicy::kAlways || self->stopped_) {
     self->Complete(pt, pt->p->synced_end());
-    self->MaybeSync(pt);  // what was written while this one ran
+    // What was written while this one ran.
+    if (self->stopped_) {
+      self->MaybeSync(pt);
+    } else {
+      self->SyncIfWaited(pt);
+    }
+  }
+}
+
+void DiskEngine::SyncIfWaited(Part* pt) {
+  if (!pt->waiters.empty()) {
+    MaybeSync(pt);
+  } else if (pt->p->synced_end() < pt->p->written_end() &&
+             !uv_is_active(reinterpret_cast<uv_handle_t*>(&interval_timer_))) {
+    uv_timer_start(&interval_timer_, &DiskEngine::OnIntervalTimer, kLazySyncMs, 0);
   }
 }
 
@@ -373,6 +395,8 @@ void DiskEngine::SyncNow(Part* pt) {
   Complete(pt, b.upto);
 }
 
+// --fsync interval: every --fsync-ms; always: kLazySyncMs after a write
+// that nothing waited for.
 void DiskEngine::OnIntervalTimer(uv_timer_t* t) {
   auto* self = static_cast<DiskEngine*>(t->data);
   for (auto& pt : self->parts_) {

@@ -7,8 +7,11 @@
 // then runs on the libuv threadpool, and the appends it covers complete
 // when it returns (group commit: one fsync for everything written while the
 // previous one ran); under interval and never they complete once written,
-// and interval fsyncs every --fsync-ms. A failed write or fsync fails the
-// partition: its waiting and later appends answer `internal`, loudly logged.
+// and interval fsyncs every --fsync-ms. Records nothing waits for (cursor
+// moves, last_seen) get no fsync of their own under always: the next one of
+// their partition covers them, or one kLazySyncMs (100 ms) later. A failed
+// write or fsync fails the partition: its waiting and later appends answer
+// `internal`, loudly logged.
 //
 // Reads: each conversation keeps the position of its newest durable message
 // and of every 64th seq; a pull walks the records' backward chain from the
@@ -111,6 +114,8 @@ class DiskEngine : public Engine {
   void Complete(Part* pt, uint64_t upto);
   void FailAll(Part* pt);
   void MaybeSync(Part* pt);
+  // --fsync always: syncs now if an append waits, else within kLazySyncMs.
+  void SyncIfWaited(Part* pt);
   void SyncNow(Part* pt);  // on the loop thread (shutdown, retention)
   static void OnWork(uv_work_t* w);
   static void OnWorkDone(uv_work_t* w, int status);

@@ -391,6 +391,43 @@ TEST_CASE("disk engine: acks wait for one fsync covering the batch, and reads re
   Release(page);
 }
 
+TEST_CASE("disk engine: a cursor move gets no fsync of its own: the next message's covers it, or one 100 ms later") {
+  TempDir d;
+  Rig r(d.path());
+  ConvState& c = r.Conv("d:alice:bob");
+  storage::Partition* p = r.store->partition(c.partition);
+  r.Send(c, "alice", "c1", Body(1));
+  r.engine->Flush();
+  r.RunUntil(1);
+  REQUIRE(r.listener.durable.size() == 1);
+  const uint64_t synced_after_msg = r.metrics.fsyncs_total.Get();
+  REQUIRE(p->synced_end() == p->written_end());
+
+  // A move alone: written at once, synced only by the lazy timer.
+  c.cursors["bob/phone"] = Cursor{1, 0};
+  r.engine->CursorMoved(&c, "bob/phone", c.cursors["bob/phone"]);
+  r.engine->Flush();
+  CHECK(p->written_end() > p->synced_end());
+  for (int i = 0; i < 5; i++) uv_run(&r.loop, UV_RUN_NOWAIT);
+  CHECK(r.metrics.fsyncs_total.Get() == synced_after_msg);
+  const uint64_t t0 = MonoMs();
+  while (p->synced_end() < p->written_end() && MonoMs() - t0 < 5000) uv_run(&r.loop, UV_RUN_ONCE);
+  CHECK(p->synced_end() == p->written_end());
+  CHECK(MonoMs() - t0 >= 50);
+  CHECK(r.metrics.fsyncs_total.Get() == synced_after_msg + 1);
+
+  // A move, then a message: one fsync covers both, at once.
+  c.cursors["bob/phone"] = Cursor{1, 1};
+  r.engine->CursorMoved(&c, "bob/phone", c.cursors["bob/phone"]);
+  r.engine->Flush();
+  r.Send(c, "alice", "c2", Body(2));
+  r.engine->Flush();
+  r.RunUntil(2);
+  REQUIRE(r.listener.durable.size() == 2);
+  CHECK(p->synced_end() == p->written_end());
+  CHECK(r.metrics.fsyncs_total.Get() == synced_after_msg + 2);
+}
+
 TEST_CASE("disk engine: recovery rebuilds seqs, cursors, groups, cmids and conversation lists") {
   TempDir d;
   int64_t ts_of_5 = 0;
