@@ -17,7 +17,6 @@
 // whether the server kept up.
 #include <algorithm>
 #include <cinttypes>
-#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <string>
@@ -49,8 +48,6 @@ struct Pair {
   uint64_t recv_sent = 0;      // highest seq b has acknowledged with recv
   std::deque<uint64_t> backlog;  // --rate: when each queued send was due
 };
-
-constexpr uint64_t kMaxPerTick = 100000;
 
 class ChatRun final : public Fleet {
  public:
@@ -169,10 +166,7 @@ void ChatRun::OnAllOpen() {
 
 void ChatRun::OnTick() {
   uint64_t now = uv_hrtime();
-  double due = std::floor(double(now - publish_start_) / 1e9 * opts_.rate);
-  uint64_t n = due > double(scheduled_) ? uint64_t(due) - scheduled_ : 0;
-  if (n > kMaxPerTick)
-    n = kMaxPerTick;
+  uint64_t n = SendsDue(publish_start_, now, opts_.rate, scheduled_);
   scheduled_ += n;
   for (uint64_t i = 0; i < n; ++i) {
     Schedule(next_pair_, now);

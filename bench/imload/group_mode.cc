@@ -19,7 +19,6 @@
 // (same members, same length give or take a digit), which the reference
 // copies to every other connection, and members never answer.
 #include <cinttypes>
-#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -35,7 +34,6 @@ namespace longlink::imload {
 namespace {
 
 constexpr uint64_t kTickMs = 1;
-constexpr uint64_t kMaxPerTick = 100000;
 
 struct Member {
   std::vector<uint64_t> seen;  // bit per seq (seq 1 is bit 1)
@@ -178,10 +176,7 @@ void GroupRun::CheckDrained() {
 // Sends the messages due by now: rate * elapsed, minus those already sent.
 void GroupRun::OnTick() {
   uint64_t now = uv_hrtime();
-  double due = std::floor(double(now - publish_start_) / 1e9 * opts_.rate);
-  uint64_t n = due > double(sent_) ? uint64_t(due) - sent_ : 0;
-  if (n > kMaxPerTick)
-    n = kMaxPerTick;
+  uint64_t n = SendsDue(publish_start_, now, opts_.rate, sent_);
   for (uint64_t i = 0; i < n; ++i) Publish(now);
   if (opts_.progress && now - progress_ns_ >= 1000000000) {
     // One line per second: when a stall happens and how long it lasts.

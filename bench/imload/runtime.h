@@ -61,6 +61,16 @@ struct Options {
   double hold = 10;
 };
 
+// Open-loop pacing (a 1 ms ticker): how many sends are due at `now_ns` at
+// `rate` per second since `start_ns`, of which `done` went already; at most
+// 100,000 a tick, so that a stalled loop catches up over several.
+inline uint64_t SendsDue(uint64_t start_ns, uint64_t now_ns, double rate, uint64_t done) {
+  constexpr uint64_t kMaxPerTick = 100000;
+  double due = double(now_ns - start_ns) / 1e9 * rate;
+  uint64_t n = due >= double(done) + 1 ? uint64_t(due) - done : 0;
+  return n < kMaxPerTick ? n : kMaxPerTick;
+}
+
 int RunChat(const Options& opts);
 int RunGroup(const Options& opts);
 int RunSessions(const Options& opts);
