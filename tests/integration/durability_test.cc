@@ -421,6 +421,48 @@ TEST_CASE("durability: a restart with another --threads keeps groups, cursors, c
   CHECK(next.Int("seq") == 76);
 }
 
+TEST_CASE("durability: a recv and a read answered ok survive kill -9 (no fsync of their own)") {
+  // Under --fsync always a cursor move waits for no fsync (section 8 lets
+  // a cursor lag after a crash, never lead), but it is written before its
+  // answer goes out, and kill -9 does not take back what was written.
+  Secrets s;
+  DataDir d;
+  {
+    Server srv(Args(s, d, 1));
+    REQUIRE_MESSAGE(srv.Start(), srv.error());
+    LL_SERVER_INFO(srv);
+    ImClient a, b;
+    REQUIRE(a.Login(srv.port(), "alice"));
+    REQUIRE(b.Login(srv.port(), "bob"));
+    for (int i = 1; i <= 5; i++) {
+      Json ack = MustRequest(a, SendFrame("u:bob", "c" + std::to_string(i), "{}", i), i);
+      REQUIRE(ack.Int("seq") == i);
+    }
+    Json ok = MustRequest(b, R"({"t":"recv","id":7,"conv":"d:alice:bob","seq":4})", 7);
+    REQUIRE(ok.Str("t") == "ok");
+    ok = MustRequest(b, R"({"t":"read","id":8,"conv":"d:alice:bob","seq":3})", 8);
+    REQUIRE(ok.Str("t") == "ok");
+    REQUIRE(srv.Signal(SIGKILL));  // at once: well inside the 100 ms lazy sync
+    REQUIRE(srv.Wait(10s).has_value());
+  }
+  Server srv(Args(s, d, 2));
+  REQUIRE_MESSAGE(srv.Start(), srv.error());
+  LL_SERVER_INFO(srv);
+  ImClient b;
+  REQUIRE(b.Login(srv.port(), "bob"));
+  Json sync = MustRequest(b, R"({"t":"sync","id":1})", 1);
+  bool found = false;
+  for (const Json& e : sync["convs"].items()) {
+    if (e.Str("conv") != "d:alice:bob")
+      continue;
+    found = true;
+    CHECK(e.Int("last") == 5);
+    CHECK(e.Int("recv") == 4);
+    CHECK(e.Int("read") == 3);
+  }
+  CHECK(found);
+}
+
 TEST_CASE("durability: --fsync interval and never keep what a killed process wrote") {
   for (const char* mode : {"interval", "never"}) {
     INFO("--fsync " << mode);
