@@ -349,17 +349,12 @@ void DiskEngine::OnWorkDone(uv_work_t* w, int) {
   }
   if (self->opts_.fsync == FsyncPolicy::kAlways || self->stopped_) {
     self->Complete(pt, pt->p->synced_end());
-    // What was written while this one ran.
-    if (self->stopped_) {
-      self->MaybeSync(pt);
-    } else {
-      self->SyncIfWaited(pt);
-    }
+    self->SyncIfWaited(pt);  // what was written while this one ran
   }
 }
 
 void DiskEngine::SyncIfWaited(Part* pt) {
-  if (!pt->waiters.empty()) {
+  if (stopped_ || !pt->waiters.empty()) {
     MaybeSync(pt);
   } else if (pt->p->synced_end() < pt->p->written_end() &&
              !uv_is_active(reinterpret_cast<uv_handle_t*>(&interval_timer_))) {

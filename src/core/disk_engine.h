@@ -114,7 +114,8 @@ class DiskEngine : public Engine {
   void Complete(Part* pt, uint64_t upto);
   void FailAll(Part* pt);
   void MaybeSync(Part* pt);
-  // --fsync always: syncs now if an append waits, else within kLazySyncMs.
+  // --fsync always: syncs now if an append waits (or the engine is
+  // stopping), else within kLazySyncMs.
   void SyncIfWaited(Part* pt);
   void SyncNow(Part* pt);  // on the loop thread (shutdown, retention)
   static void OnWork(uv_work_t* w);
